@@ -1,0 +1,101 @@
+"""The local mirror of the reseller's tenants on e-invoice.be, and their API keys."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tenants import crypto
+
+
+class Tenant(models.Model):
+    remote_id = models.CharField(_("remote id"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=100, db_index=True)
+    description = models.TextField(_("description"), blank=True)
+    company_number = models.CharField(_("company number"), max_length=32, blank=True, db_index=True)
+    company_tax_id = models.CharField(_("VAT number"), max_length=32, blank=True, db_index=True)
+    peppol_id = models.CharField(_("Peppol ID"), max_length=64, blank=True, db_index=True)
+    test_mode = models.BooleanField(_("test mode"), default=False)
+    is_deleted = models.BooleanField(_("deleted"), default=False)
+    # Rotation policy: days between key rotations; null → settings.KEY_ROTATION_DAYS.
+    rotation_days = models.PositiveIntegerField(_("rotate keys every (days)"), null=True, blank=True)
+    remote_created_at = models.DateTimeField(null=True, blank=True)
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_rotation_days(self) -> int:
+        return self.rotation_days or settings.KEY_ROTATION_DAYS
+
+    def current_key(self) -> ApiKey | None:
+        return self.api_keys.filter(is_current=True, revoked_at__isnull=True).first()
+
+
+class ApiKey(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    remote_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    # MultiFernet ciphertext (tenants.crypto). Empty for keys the portal never held,
+    # e.g. adopted from the remote list: the API shows a value only once.
+    encrypted_value = models.TextField(blank=True, editable=False)
+    fingerprint = models.CharField(max_length=32, blank=True)
+    is_current = models.BooleanField(default=False)
+    # Set when staff saw the value on the one-time reveal page.
+    revealed_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    remote_created_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(is_current=True), name="one_current_key_per_tenant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.fingerprint or self.remote_id})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_held(self) -> bool:
+        return bool(self.encrypted_value)
+
+    def set_value(self, value: str) -> None:
+        self.encrypted_value = crypto.encrypt(value)
+        self.fingerprint = crypto.fingerprint(value)
+
+    def reveal_value(self) -> str:
+        """Decrypt; call only where the key is about to be used or shown once."""
+        return crypto.decrypt(self.encrypted_value)
+
+
+class PeppolRegistration(models.Model):
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="peppol")
+    registered = models.BooleanField(default=False)
+    status = models.CharField(max_length=32, blank=True)
+    peppol_id = models.CharField(max_length=64, blank=True)
+    company_name = models.CharField(max_length=200, blank=True)
+    registered_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.tenant}: {self.status or 'unknown'}"

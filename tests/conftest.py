@@ -1,0 +1,140 @@
+"""Shared fixtures: named personas, the sandbox, and a headless Chromium.
+
+Personas (healthchecks style): Alice is a reseller admin, Otto an operator, and Carol a
+customer user of the tenant "acme". Bob is a customer of another tenant, "globex".
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from accounts.models import Role, User
+from tenants.models import Tenant
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM must still work.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytest_plugins = ["sandbox.pytest_plugin"]
+
+PASSWORD = "correct horse battery staple"  # noqa: S105 - test persona password
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+@pytest.fixture
+def acme(db) -> Tenant:
+    return Tenant.objects.create(
+        remote_id="tenant_acme",
+        name="acme",
+        description="Acme BV",
+        company_number="0403170701",
+        company_tax_id="BE0403170701",
+        peppol_id="0208:0403170701",
+    )
+
+
+@pytest.fixture
+def globex(db) -> Tenant:
+    return Tenant.objects.create(
+        remote_id="tenant_globex",
+        name="globex",
+        description="Globex NV",
+        company_number="0417497106",
+        company_tax_id="BE0417497106",
+        peppol_id="0208:0417497106",
+    )
+
+
+def make_user(username: str, role: str, tenant: Tenant | None = None) -> User:
+    return User.objects.create_user(
+        username=username,
+        email=f"{username}@example.com",
+        password=PASSWORD,
+        role=role,
+        tenant=tenant,
+    )
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return make_user("alice", Role.ADMIN)
+
+
+@pytest.fixture
+def otto(db) -> User:
+    return make_user("otto", Role.OPERATOR)
+
+
+@pytest.fixture
+def carol(acme) -> User:
+    return make_user("carol", Role.CUSTOMER, acme)
+
+
+@pytest.fixture
+def bob(globex) -> User:
+    return make_user("bob", Role.CUSTOMER, globex)
+
+
+@pytest.fixture
+def portal_on_sandbox(sandbox, settings):
+    """Point the portal's API clients at this test's (freshly reset) sandbox."""
+    settings.EINVOICE_API_BASE_URL = sandbox.url
+    settings.EINVOICE_ORG_API_KEY = sandbox.org_key
+    return sandbox
+
+
+# --- Browser journeys ---------------------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: apt-get install -y chromium (bin/test does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, live_server, request):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page, request):
+    """screenshot("step") writes artifacts/screenshots/<test>-<step>.png (gitignored)."""
+    folder = ARTIFACTS / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def take(step: str) -> Path:
+        path = folder / f"{request.node.name}-{step}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+def login(page, username: str, password: str = PASSWORD) -> None:
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
