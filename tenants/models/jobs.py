@@ -1,0 +1,1 @@
+"""Background job models (issue 5)."""
