@@ -8,6 +8,8 @@ SECRET_PATTERNS = [
     re.compile(r"einv_[A-Za-z0-9_\-]{4,}"),
     re.compile(r"(?i)(bearer\s+)[^\s'\",}]+"),
     re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\",}]+"),
+    # Header or JSON field named like an API key: X-API-Key: …, "api_key": "…".
+    re.compile(r"(?i)(x?-?api[_-]?key['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
 ]
 MASK = "[redacted]"
 
