@@ -118,6 +118,18 @@ class RedisBackend:
     def pause(self, seconds: float) -> None:
         self._pause(keys=[self.pause_key], args=[seconds])
 
+    def headroom(self, q: Quota) -> int:
+        seconds, micros = self.client.time()
+        now = float(seconds) + float(micros) / 1e6
+        paused = float(self.client.get(self.pause_key) or 0)
+        if paused > now:
+            return 0
+        pipe = self.client.pipeline()
+        pipe.zcount(self.log_key, f"({now - q.minute_seconds}", "+inf")
+        pipe.zcount(self.log_key, f"({now - q.hour_seconds}", "+inf")
+        in_minute, in_hour = pipe.execute()
+        return max(0, min(q.per_minute - in_minute, q.per_hour - in_hour))
+
     def reset(self) -> None:
         self.client.delete(self.log_key, self.pause_key)
 
@@ -189,6 +201,18 @@ class SqliteBackend:
             conn.execute("ROLLBACK")
             raise
 
+    def headroom(self, q: Quota) -> int:
+        conn = self._conn()
+        now = time.time()
+        row = conn.execute("SELECT until FROM pause WHERE id = 1").fetchone()
+        if row and row[0] > now:
+            return 0
+        in_minute, in_hour = conn.execute(
+            "SELECT sum(ts > ?), sum(ts > ?) FROM grants",
+            (now - q.minute_seconds, now - q.hour_seconds),
+        ).fetchone()
+        return max(0, min(q.per_minute - (in_minute or 0), q.per_hour - (in_hour or 0)))
+
     def reset(self) -> None:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
@@ -244,6 +268,14 @@ def pause_until(retry_after_seconds: float) -> None:
     """A 429 from the API: make every caller in every process wait this long."""
     if retry_after_seconds > 0:
         backend().pause(float(retry_after_seconds))
+
+
+def headroom() -> int:
+    """How many calls could be granted right now (0 while a 429 pause is in force).
+
+    A snapshot for pacing work (the job dispatcher); taking a call still needs try_acquire.
+    """
+    return backend().headroom(quota())
 
 
 def reset() -> None:

@@ -116,3 +116,12 @@ def test_it_pauses_callers_in_other_processes_after_a_429(limiter):
     p.start()
     p.join(timeout=10)
     assert ratelimit.try_acquire() > 0.25
+
+
+def test_it_reports_headroom_for_pacing_work(limiter):
+    assert ratelimit.headroom() == PER_MINUTE
+    ratelimit.acquire()
+    ratelimit.acquire()
+    assert ratelimit.headroom() == PER_MINUTE - 2
+    ratelimit.pause_until(0.5)
+    assert ratelimit.headroom() == 0
