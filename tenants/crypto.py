@@ -33,12 +33,19 @@ def decrypt(token: str) -> str:
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken:
         # No detail on purpose: the message must never carry key material.
-        raise SecretUnreadable("stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS") from None
+        raise SecretUnreadable(
+            "stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS"
+        ) from None
 
 
 def rotate(token: str) -> str:
     """Re-encrypt under the newest key."""
-    return fernet().rotate(token.encode()).decode()
+    try:
+        return fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise SecretUnreadable(
+            "stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS"
+        ) from None
 
 
 def fingerprint(value: str) -> str:

@@ -21,7 +21,9 @@ class Tenant(models.Model):
     test_mode = models.BooleanField(_("test mode"), default=False)
     is_deleted = models.BooleanField(_("deleted"), default=False)
     # Rotation policy: days between key rotations; null → settings.KEY_ROTATION_DAYS.
-    rotation_days = models.PositiveIntegerField(_("rotate keys every (days)"), null=True, blank=True)
+    rotation_days = models.PositiveIntegerField(
+        _("rotate keys every (days)"), null=True, blank=True
+    )
     remote_created_at = models.DateTimeField(null=True, blank=True)
     remote_updated_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
@@ -65,8 +67,14 @@ class ApiKey(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant"], condition=Q(is_current=True), name="one_current_key_per_tenant"
-            )
+            ),
+            # A revoked key no longer works, so it can never be the one the portal uses.
+            models.CheckConstraint(
+                condition=Q(is_current=False) | Q(revoked_at__isnull=True),
+                name="current_key_not_revoked",
+            ),
         ]
+        indexes = [models.Index(fields=["tenant", "is_current"], name="apikey_tenant_current")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.fingerprint or self.remote_id})"
@@ -87,6 +95,26 @@ class ApiKey(models.Model):
         """Decrypt; call only where the key is about to be used or shown once."""
         return crypto.decrypt(self.encrypted_value)
 
+    @property
+    def can_be_revealed(self) -> bool:
+        return self.is_held and self.revealed_at is None and not self.is_revoked
+
+    def age_days(self) -> int:
+        return (timezone.now() - (self.remote_created_at or self.created_at)).days
+
+    def claim_reveal(self) -> bool:
+        """Mark the value as shown, once: a conditional UPDATE, so that of two tabs (or two
+        staff) racing, exactly one wins. True for the winner."""
+        now = timezone.now()
+        won = (
+            ApiKey.objects.filter(pk=self.pk, revealed_at__isnull=True, revoked_at__isnull=True)
+            .exclude(encrypted_value="")
+            .update(revealed_at=now)
+        )
+        if won:
+            self.revealed_at = now
+        return bool(won)
+
 
 class PeppolRegistration(models.Model):
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="peppol")
@@ -96,6 +124,8 @@ class PeppolRegistration(models.Model):
     company_name = models.CharField(max_length=200, blank=True)
     registered_at = models.DateTimeField(null=True, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
+    # The last failed attempt (register, card, unregister), shown until the next success.
+    last_error = models.TextField(blank=True)
 
     def __str__(self) -> str:
         return f"{self.tenant}: {self.status or 'unknown'}"
