@@ -1,1 +1,303 @@
-"""Background job models (issue 5)."""
+"""Background jobs: onboarding (one and from CSV), key rotation, mirror reconciliation.
+
+Every job is a row that survives a crash. A worker runs a job only after claiming it with a
+conditional UPDATE (see tenants.jobs.claims), so the same step never runs twice at once even
+if two workers receive the same message; a lease that expires (the worker died) lets the
+sweeper hand the job out again. Each step records what it learned before it advances.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+__all__ = [
+    "BulkOnboarding",
+    "JobState",
+    "KeyRevealLink",
+    "KeyRotation",
+    "OnboardingJob",
+    "OnboardingStep",
+    "ReconcileReport",
+    "RotationPhase",
+]
+
+
+def _token() -> str:
+    return secrets.token_hex(4)
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    WAITING = "waiting", _("waiting to retry")
+    SUCCEEDED = "succeeded", _("succeeded")
+    FAILED = "failed", _("failed")
+
+
+ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.WAITING)
+
+
+class LeasedJob(models.Model):
+    """What every worker job shares: its state, the lease, retries and the last error."""
+
+    state = models.CharField(
+        _("state"), max_length=16, choices=JobState.choices, default=JobState.QUEUED, db_index=True
+    )
+    # Due time: a queued or waiting job is released to a worker once this has passed.
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Set by the dispatcher when it sends the job to the broker; cleared when a run ends.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    # While running: the claim expires then (the worker died) and the sweeper re-queues it.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Random per claim: every write of a run is conditional on it (a fencing token), so a
+    # run whose lease was taken over can no longer change the job.
+    owner = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    # Claims of the current step; > 1 means an earlier run of this step may have half-done it.
+    step_attempts = models.PositiveIntegerField(default=0)
+    # Consecutive transient failures (for the backoff); reset when a step succeeds.
+    retries = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+# --- onboarding -----------------------------------------------------------------------------
+class OnboardingStep(models.TextChoices):
+    CREATE_TENANT = "create_tenant", _("Create tenant")
+    CREATE_KEY = "create_key", _("Create API key")
+    REGISTER_PEPPOL = "register_peppol", _("Register on Peppol")
+    DONE = "done", _("Done")
+
+
+STEP_ORDER = [
+    OnboardingStep.CREATE_TENANT,
+    OnboardingStep.CREATE_KEY,
+    OnboardingStep.REGISTER_PEPPOL,
+    OnboardingStep.DONE,
+]
+
+
+class BulkOnboarding(models.Model):
+    """One uploaded CSV. `rows` holds every row as read, with its cell errors."""
+
+    file_name = models.CharField(_("file"), max_length=200)
+    # [{"row": 2, "data": {...cleaned fields...}, "errors": {"field": [msg, ...]}}, ...]
+    rows = models.JSONField(default=list)
+    register_peppol = models.BooleanField(_("register on Peppol"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} (#{self.pk})"
+
+    @property
+    def valid_rows(self) -> list[dict]:
+        return [r for r in self.rows if not r.get("errors")]
+
+    @property
+    def invalid_rows(self) -> list[dict]:
+        return [r for r in self.rows if r.get("errors")]
+
+
+class OnboardingJob(LeasedJob):
+    """create tenant → create API key → register on Peppol, for one customer."""
+
+    batch = models.ForeignKey(
+        BulkOnboarding, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+    )
+    row_number = models.PositiveIntegerField(null=True, blank=True)
+    # The requested tenant.
+    name = models.CharField(_("name"), max_length=100)
+    description = models.CharField(_("company name"), max_length=200, blank=True)
+    company_number = models.CharField(_("company number"), max_length=32, blank=True)
+    company_tax_id = models.CharField(_("VAT number"), max_length=32, blank=True)
+    peppol_id = models.CharField(_("Peppol ID"), max_length=64, blank=True)
+    register_peppol = models.BooleanField(_("register on Peppol"), default=True)
+
+    step = models.CharField(
+        _("step"),
+        max_length=20,
+        choices=OnboardingStep.choices,
+        default=OnboardingStep.CREATE_TENANT,
+    )
+    # A random part in the key name, so that a key from another portal database (or an
+    # older job with the same id) is never taken for this job's orphan.
+    token = models.CharField(max_length=16, default=_token, editable=False)
+    # What the steps learned.
+    remote_tenant_id = models.CharField(max_length=64, blank=True)
+    tenant = models.ForeignKey(
+        "tenants.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="onboarding_jobs",
+    )
+    api_key = models.ForeignKey(
+        "tenants.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    adopted = models.BooleanField(default=False)  # the tenant existed: a lost answer
+    orphans_revoked = models.PositiveIntegerField(default=0)
+    peppol_outcome = models.CharField(_("Peppol"), max_length=200, blank=True)
+    field_errors = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"onboarding #{self.pk} {self.name}"
+
+    @property
+    def actor_label(self) -> str:
+        return f"job:onboarding#{self.pk}"
+
+    @property
+    def key_name(self) -> str:
+        return f"portal-onboarding-{self.pk}-{self.token}"
+
+    @property
+    def tenant_fields(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "company_number": self.company_number,
+            "company_tax_id": self.company_tax_id,
+            "peppol_id": self.peppol_id,
+        }
+
+    def step_index(self, step: str) -> int:
+        return STEP_ORDER.index(OnboardingStep(step))
+
+
+# --- key rotation ---------------------------------------------------------------------------
+class RotationPhase(models.TextChoices):
+    PLANNED = "planned", _("planned")
+    NEW_KEY_STORED = "new_key_stored", _("new key stored")
+    SWITCHED = "switched", _("switched to the new key")
+    GRACE = "grace", _("grace period")
+    OLD_REVOKED = "old_revoked", _("old key revoked")
+
+
+class KeyRotation(LeasedJob):
+    """planned → new_key_stored → switched → grace → old_revoked, for one tenant."""
+
+    REASON_SCHEDULE = "schedule"
+    REASON_MANUAL = "manual"
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="rotations")
+    phase = models.CharField(
+        _("phase"), max_length=20, choices=RotationPhase.choices, default=RotationPhase.PLANNED
+    )
+    reason = models.CharField(max_length=16, default=REASON_SCHEDULE)
+    token = models.CharField(max_length=16, default=_token, editable=False)
+    old_key = models.ForeignKey(
+        "tenants.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    new_key = models.ForeignKey(
+        "tenants.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    grace_until = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    orphans_revoked = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One rotation at a time per tenant.
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=models.Q(state__in=["queued", "running", "waiting"]),
+                name="one_active_rotation_per_tenant",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"rotation #{self.pk} {self.tenant_id} {self.phase}"
+
+    @property
+    def actor_label(self) -> str:
+        return f"job:rotation#{self.pk}"
+
+    @property
+    def key_name(self) -> str:
+        return f"portal-rotation-{self.pk}-{self.token}"
+
+
+class KeyRevealLink(models.Model):
+    """A one-time, expiring link for the tenant's customer users to see a new key."""
+
+    api_key = models.ForeignKey("tenants.ApiKey", on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    rotation = models.ForeignKey(
+        KeyRotation, null=True, blank=True, on_delete=models.SET_NULL, related_name="links"
+    )
+    # sha256 of the token in the link; the token itself is only in the email.
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"reveal link for key {self.api_key_id}"
+
+
+# --- reconciliation -------------------------------------------------------------------------
+class ReconcileReport(models.Model):
+    """One comparison of the mirror with the remote tenants, and the drift it found."""
+
+    STATE_RUNNING = "running"
+    STATE_DONE = "done"
+    STATE_FAILED = "failed"
+
+    state = models.CharField(max_length=16, default=STATE_RUNNING)
+    # [{"kind": "remote_only"|"local_only"|"different", "remote_id", "name",
+    #   "diffs": {field: [local, remote]}, "resolved": "" | action}]
+    items = models.JSONField(default=list)
+    remote_count = models.PositiveIntegerField(default=0)
+    local_count = models.PositiveIntegerField(default=0)
+    calls = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"reconciliation #{self.pk}"
+
+    @property
+    def open_items(self) -> list[dict]:
+        return [i for i in self.items if not i.get("resolved")]
