@@ -102,6 +102,14 @@ def _item(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _tax_detail(detail: dict[str, Any]) -> dict[str, Any]:
+    """TaxDetail {amount, rate}; the EN 16931 module's extra keys ride along as text."""
+    shown = {k: (decimal_text(v, 2) if isinstance(v, Decimal) else v) for k, v in detail.items()}
+    shown["amount"] = _money(detail.get("amount", detail.get("tax_amount")))
+    shown["rate"] = decimal_text(detail.get("rate"), 2)
+    return shown
+
+
 def attachment_view(attachment: dict[str, Any]) -> dict[str, Any]:
     return {k: attachment[k] for k in ("id", "file_name", "file_type", "file_size", "file_url")}
 
@@ -119,14 +127,7 @@ def response(doc: Document) -> dict[str, Any]:
     )
     for name in TOTAL_FIELDS:
         out[name] = _money(doc.totals.get(name))
-    out["tax_details"] = [
-        {
-            **detail,
-            "amount": _money(detail.get("amount")),
-            "rate": decimal_text(detail.get("rate"), 2),
-        }
-        for detail in doc.totals.get("tax_details") or []
-    ]
+    out["tax_details"] = [_tax_detail(detail) for detail in doc.totals.get("tax_details") or []]
     out["items"] = [_item(item) for item in payload.get("items", [])]
     out["payment_details"] = payload.get("payment_details")
     out["allowances"] = [_allowance(a) for a in payload.get("allowances", [])] or None

@@ -457,6 +457,8 @@ class AllowanceCharge:
     reason_code: str | None = None
     tax_code: str = "S"
     tax_rate: Decimal = ZERO
+    rate_defaulted: bool = False  # no tax_rate sent: the API's 21.00 applies
+    location: str = ""  # where in the payload, for messages
 
 
 @dataclass
@@ -981,6 +983,8 @@ class _Reader:
             )
         allowances = self.read_line_charges(item, at, is_charge=False)
         charges = self.read_line_charges(item, at, is_charge=True)
+        code, rate = self.line_tax(i, item, at, doc_code)
+        line_tax = self.amount(item.get("tax"), at + "tax", "line VAT amount", "BR-DEC-20")
         given = self.amount(item.get("amount"), at + "amount", "line amount", "BR-DEC-23")
         amount_ok = given is not None or item.get("amount") is None
         net_adjust = sum((c.amount for c in charges), ZERO) - sum(
@@ -1036,8 +1040,6 @@ class _Reader:
                 None,
                 "credit note quantities are positive",
             )
-        code, rate = self.line_tax(doc, i, item, at, doc_code)
-        line_tax = self.amount(item.get("tax"), at + "tax", "line VAT amount", "BR-DEC-20")
         if line_tax is not None and code != "O":
             exact = _round2(amount * rate / 100)
             if abs(line_tax - exact) > CENT:
@@ -1064,9 +1066,7 @@ class _Reader:
             charges=charges,
         )
 
-    def line_tax(
-        self, doc: Document, i: int, item: dict, at: str, doc_code: str | None
-    ) -> tuple[str, Decimal]:
+    def line_tax(self, i: int, item: dict, at: str, doc_code: str | None) -> tuple[str, Decimal]:
         """The line's VAT category and rate. Lines have no category in the API: they take the
         document's tax_code, and a 0% line on a standard-rated invoice is zero rated."""
         own_code = self.tax_code(item.get("tax_code"), at + "tax_code")
@@ -1148,6 +1148,8 @@ class _Reader:
             code = own_code or ("Z" if rate == 0 else "S")
             self.check_category_rate(code, rate, where + ".tax_rate", f"This {kind}", kind)
             ac.tax_code, ac.tax_rate = code, (ZERO if code == "O" else rate)
+            ac.rate_defaulted = "tax_rate" not in entry and own_code is None
+            ac.location = where
             out.append(ac)
         return out
 
@@ -1472,6 +1474,17 @@ def _check_categories(reader: _Reader, doc: Document) -> None:
                 "vatex",
                 f"{family}-10",
                 "exists(cbc:TaxExemptionReason) or exists(cbc:TaxExemptionReasonCode)",
+            )
+    line_rates = {line.tax_rate for line in doc.lines}
+    for ac in (*doc.allowances, *doc.charges):
+        if ac.rate_defaulted and doc.lines and ac.tax_rate not in line_rates:
+            kind = "charge" if ac.is_charge else "allowance"
+            reader.warning(
+                f"This {kind} has no VAT rate, so {_rate_str(ac.tax_rate)}% applies, but no "
+                f"line uses that rate. Give the {kind} the VAT rate of the lines it relates to.",
+                ac.location + ".tax_rate",
+                None,
+                "allowance/charge tax_rate is one of the line rates",
             )
     if "O" in used and len(used) > 1:
         reader.error(

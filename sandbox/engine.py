@@ -8,7 +8,6 @@ ValidationIssue shape, so the SDK can always parse them.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from decimal import Decimal
 from types import ModuleType
 from typing import Any
@@ -17,12 +16,10 @@ _module: ModuleType | None = None
 
 
 def module() -> ModuleType:
+    """sandbox.en16931, imported on first use (it is large; control calls never need it)."""
     global _module
     if _module is None:
-        if importlib.util.find_spec("sandbox.en16931") is not None:
-            _module = importlib.import_module("sandbox.en16931")
-        else:  # temporary, until sandbox/en16931.py lands
-            _module = importlib.import_module("sandbox._en16931_fallback")
+        _module = importlib.import_module("sandbox.en16931")
     return _module
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from http import HTTPStatus
 from typing import Any
@@ -80,7 +81,7 @@ class SandboxMiddleware:
             phrase = HTTPStatus(status).phrase
         except ValueError:
             phrase = "Error"
-        body = ('{"detail":"%s"}' % phrase).encode()
+        body = json.dumps({"detail": phrase}).encode()
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
