@@ -133,6 +133,7 @@ class OnboardingJob(LeasedJob):
     company_tax_id = models.CharField(_("VAT number"), max_length=32, blank=True)
     peppol_id = models.CharField(_("Peppol ID"), max_length=64, blank=True)
     register_peppol = models.BooleanField(_("register on Peppol"), default=True)
+    test_mode = models.BooleanField(_("test mode"), default=False)
 
     step = models.CharField(
         _("step"),

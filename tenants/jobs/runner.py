@@ -1,0 +1,217 @@
+"""Claiming, leasing, retrying and finishing worker jobs (onboarding, key rotation).
+
+A run of a job:
+
+1. ``claim()``: one conditional UPDATE moves the job to ``running`` with a fresh random
+   ``owner`` and a lease. Two workers with the same message: one UPDATE matches, the other
+   does nothing. A job whose lease expired (its worker died) can be claimed again.
+2. Each step records its progress with ``save_progress()``, an UPDATE conditional on the
+   owner that also renews the lease. If another run took the job over, it raises LeaseLost
+   and this run stops without touching anything else.
+3. ``execute()`` classifies how the run ended: done → succeeded; quota or 429 → waiting
+   until the quota frees (no retry counted); transient errors (5xx, timeouts) → waiting with
+   exponential backoff and jitter, failed after JOBS_MAX_RETRIES; permanent errors (422,
+   409-not-ours, 401, 404) → failed at once with the message staff need.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from tenants import admin_api
+from tenants.logfilter import mask_secrets
+from tenants.models.jobs import JobState, LeasedJob
+
+logger = logging.getLogger(__name__)
+
+J = TypeVar("J", bound=LeasedJob)
+
+
+def job_setting(name: str, default: float) -> float:
+    """A JOBS_* setting; the environment is the fallback so that a worker started by a test
+    or a benchmark can be tuned without a settings file."""
+    value = getattr(settings, name, None)
+    if value is None:
+        value = os.environ.get(name)
+    return float(value) if value not in (None, "") else float(default)
+
+
+def lease_seconds() -> float:
+    # Longer than the slowest step: a few Admin API calls with their timeouts.
+    return job_setting("JOBS_LEASE_SECONDS", 300)
+
+
+class LeaseLost(Exception):
+    """Another run owns the job now; this one must stop."""
+
+
+class PermanentFailure(Exception):
+    """The job cannot succeed by retrying; the message tells staff what to do."""
+
+    def __init__(self, message: str, field_errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field_errors = field_errors or {}
+
+
+class RetryLater(Exception):
+    """Not an error: come back after `seconds` (e.g. the end of a grace period)."""
+
+    def __init__(self, seconds: float, note: str = "") -> None:
+        super().__init__(note)
+        self.seconds = seconds
+        self.note = note
+
+
+def claim(model: type[J], pk: int) -> J | None:
+    now = timezone.now()
+    owner = secrets.token_hex(8)
+    due = Q(state__in=[JobState.QUEUED, JobState.WAITING], next_attempt_at__lte=now)
+    stale = Q(state=JobState.RUNNING, lease_until__lt=now)
+
+    claimed = (
+        model.objects.filter(pk=pk)
+        .filter(due | stale)
+        .update(
+            state=JobState.RUNNING,
+            owner=owner,
+            lease_until=now + timedelta(seconds=lease_seconds()),
+            attempts=F("attempts") + 1,
+            step_attempts=F("step_attempts") + 1,
+            updated_at=now,
+        )
+    )
+    if not claimed:
+        return None
+    return model.objects.get(pk=pk)
+
+
+def save_progress(job: LeasedJob, **fields: Any) -> None:
+    """Write the fields (and renew the lease) if this run still owns the job."""
+    now = timezone.now()
+    changes = {**fields, "lease_until": now + timedelta(seconds=lease_seconds()), "updated_at": now}
+    updated = (
+        type(job)
+        .objects.filter(pk=job.pk, owner=job.owner, state=JobState.RUNNING)
+        .update(**changes)
+    )
+    if not updated:
+        raise LeaseLost(f"{job} was taken over by another run")
+    for name, value in changes.items():
+        setattr(job, name, value)
+
+
+def backoff(retries: int, retry_after: float = 0.0) -> float:
+    """Exponential backoff with full jitter, never shorter than the server's Retry-After."""
+    base = job_setting("JOBS_RETRY_BASE_SECONDS", 5)
+    cap = job_setting("JOBS_RETRY_MAX_SECONDS", 600)
+    delay = min(cap, base * 2 ** max(0, retries - 1))
+    delay = delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not crypto
+    return max(delay, retry_after)
+
+
+def _end(job: LeasedJob, state: str, *, wait: float = 0.0, **fields: Any) -> None:
+    now = timezone.now()
+    changes: dict[str, Any] = {
+        "state": state,
+        "owner": "",
+        "lease_until": None,
+        "dispatched_at": None,
+        "updated_at": now,
+        **fields,
+    }
+    if state == JobState.WAITING:
+        changes["next_attempt_at"] = now + timedelta(seconds=max(0.0, wait))
+    if state in (JobState.SUCCEEDED, JobState.FAILED):
+        changes["finished_at"] = now
+    updated = (
+        type(job)
+        .objects.filter(pk=job.pk, owner=job.owner, state=JobState.RUNNING)
+        .update(**changes)
+    )
+    if updated:
+        for name, value in changes.items():
+            setattr(job, name, value)
+
+
+def execute(job: J, step: Callable[[J], bool], *, on_failure: Callable[[J], None] | None = None):
+    """Run `step(job)` until it returns True (every step done), then record how it ended."""
+    max_retries = int(job_setting("JOBS_MAX_RETRIES", 8))
+    try:
+        while not step(job):
+            pass
+    except LeaseLost as e:
+        logger.warning("%s", e)
+        return
+    except RetryLater as e:
+        _end(job, JobState.WAITING, wait=e.seconds, last_error=e.note)
+        return
+    except admin_api.RateLimited as e:
+        # The shared quota is a fact about every caller: wait it out, it is not our failure.
+        wait = e.retry_after + random.uniform(0, 0.1 * max(e.retry_after, 1))  # noqa: S311
+        _end(job, JobState.WAITING, wait=wait, last_error=str(e))
+        return
+    except PermanentFailure as e:
+        _fail(job, e.message, e.field_errors, on_failure)
+        return
+    except admin_api.ValidationFailed as e:
+        _fail(job, str(e), e.field_errors, on_failure)
+        return
+    except admin_api.AdminApiError as e:
+        if not e.retryable:
+            _fail(job, str(e), {}, on_failure)
+            return
+        _retry_or_fail(job, str(e), max_retries, on_failure)
+        return
+    except Exception as e:  # a bug or an outage of our own: retry a few times, then stop
+        logger.exception("%s failed unexpectedly", job)
+        _retry_or_fail(
+            job, mask_secrets(f"Unexpected error: {type(e).__name__}: {e}"), max_retries, on_failure
+        )
+        return
+    _end(job, JobState.SUCCEEDED, last_error="", retries=0)
+
+
+def _retry_or_fail(job: LeasedJob, message: str, max_retries: int, on_failure) -> None:
+    retries = job.retries + 1
+    if retries > max_retries:
+        _fail(job, message, {}, on_failure)
+        return
+    _end(job, JobState.WAITING, wait=backoff(retries), last_error=message, retries=retries)
+
+
+def _fail(job: J, message: str, field_errors: dict, on_failure) -> None:
+    fields: dict[str, Any] = {"last_error": message}
+    if hasattr(job, "field_errors"):
+        fields["field_errors"] = field_errors
+    _end(job, JobState.FAILED, **fields)
+    if on_failure is not None:
+        on_failure(job)
+
+
+def retry(job: LeasedJob) -> bool:
+    """Staff asked to retry a failed job: queue it again from the step where it stopped."""
+    now = timezone.now()
+    return bool(
+        type(job)
+        .objects.filter(pk=job.pk, state=JobState.FAILED)
+        .update(
+            state=JobState.QUEUED,
+            next_attempt_at=now,
+            retries=0,
+            last_error="",
+            finished_at=None,
+            dispatched_at=None,
+            updated_at=now,
+        )
+    )

@@ -1,0 +1,52 @@
+"""Celery tasks of the tenants app. Each calls the same functions the views call.
+
+Beat (exactly one) runs dispatch_jobs, sweep_jobs, plan_rotations and reconcile_mirror; see
+the project's CELERY_BEAT_SCHEDULE. Settings make every task acknowledged late and re-queued
+if its worker dies (CELERY_TASK_ACKS_LATE, CELERY_TASK_REJECT_ON_WORKER_LOST, prefetch 1);
+the job rows make a re-delivered or duplicated message harmless (claims).
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from tenants.jobs import dispatcher, onboarding
+
+
+@shared_task(ignore_result=True)
+def run_onboarding(job_id: int) -> None:
+    onboarding.run(job_id)
+    # The run freed a slot: release the next due job without waiting for beat.
+    dispatcher.dispatch()
+
+
+@shared_task(ignore_result=True)
+def run_rotation(rotation_id: int) -> None:
+    from tenants.jobs import rotation
+
+    rotation.run(rotation_id)
+    dispatcher.dispatch()
+
+
+@shared_task(ignore_result=True)
+def dispatch_jobs() -> int:
+    return dispatcher.dispatch()
+
+
+@shared_task(ignore_result=True)
+def sweep_jobs() -> dict:
+    return dispatcher.sweep()
+
+
+@shared_task(ignore_result=True)
+def plan_rotations() -> int:
+    from tenants.jobs import rotation
+
+    return rotation.plan_due()
+
+
+@shared_task(ignore_result=True)
+def reconcile_mirror(report_id: int | None = None) -> int:
+    from tenants.jobs import reconcile
+
+    return reconcile.run(report_id).pk

@@ -1,0 +1,78 @@
+"""Fixtures of the worker tests: a private quota per test, fast retries, and helpers that
+drive jobs the way the workers do (claim, run, come back when due)."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from tenants import ratelimit
+from tenants.jobs import onboarding
+from tenants.models.jobs import JobState, OnboardingJob
+
+
+@pytest.fixture(autouse=True)
+def private_quota(settings, tmp_path):
+    """Each test gets its own, empty limiter (SQLite file or Redis keys)."""
+    settings.RATE_LIMIT_SQLITE_PATH = str(tmp_path / "quota.sqlite3")
+    settings.RATE_LIMIT_KEY_PREFIX = f"test-quota-{uuid.uuid4().hex}"
+    settings.RATE_LIMIT_MARGIN_SECONDS = 0.05
+    settings.JOBS_RETRY_BASE_SECONDS = 0.01
+    settings.JOBS_RETRY_MAX_SECONDS = 0.05
+    settings.EINVOICE_RETRY_BACKOFF_SECONDS = 0.01
+    yield
+    ratelimit.reset()
+
+
+@pytest.fixture
+def on_sandbox(portal_on_sandbox):
+    return portal_on_sandbox
+
+
+def customer(i: int, **extra) -> dict:
+    """A valid Belgian customer: enterprise number with its mod-97 check digits."""
+    base = 20_000_000 + i
+    number = f"0{base:07d}{97 - (base % 97):02d}"
+    return {
+        "name": f"customer-{i:04d}",
+        "description": f"Customer {i} BV",
+        "company_number": number,
+        "company_tax_id": f"BE{number}",
+        "peppol_id": f"0208:{number}",
+        **extra,
+    }
+
+
+def start(data: dict, register_peppol: bool = True) -> OnboardingJob:
+    return onboarding.start(data, register_peppol=register_peppol)
+
+
+def run_until_finished(job: OnboardingJob, max_runs: int = 20) -> OnboardingJob:
+    """Run the job like a worker would, ignoring backoff waits (tests have no time to lose)."""
+    for _ in range(max_runs):
+        OnboardingJob.objects.filter(pk=job.pk, state=JobState.WAITING).update(
+            next_attempt_at=timezone.now()
+        )
+        onboarding.run(job.pk)
+        job.refresh_from_db()
+        if job.state in (JobState.SUCCEEDED, JobState.FAILED):
+            return job
+    return job
+
+
+def admin_calls(sandbox) -> list[dict]:
+    return [r for r in sandbox.requests() if r["path"].startswith("/api/admin/")]
+
+
+def remote_keys(sandbox, tenant_id: str) -> list[dict]:
+    return sandbox.admin("GET", f"/api/admin/tenants/{tenant_id}/api-keys").json()["api_keys"]
+
+
+def key_works(sandbox, value: str) -> bool:
+    response = httpx.get(
+        f"{sandbox.url}/api/me/", headers={"Authorization": f"Bearer {value}"}, timeout=5
+    )
+    return response.status_code == 200
