@@ -19,12 +19,8 @@ TEST_ENV = {"SANDBOX_SEND_DELAY": "0.2", "SANDBOX_WEBHOOK_RETRY_DELAYS": "0.2,0.
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxHandle]:
-    process = SandboxProcess(env=TEST_ENV)
-    handle = process.start()
-    try:
+    with SandboxProcess(env=TEST_ENV) as handle:
         yield handle
-    finally:
-        process.stop()
 
 
 @pytest.fixture
