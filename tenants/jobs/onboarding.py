@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -34,15 +36,38 @@ from tenants.models.jobs import JobState, OnboardingJob, OnboardingStep
 
 logger = logging.getLogger(__name__)
 
-# Tests set PORTAL_CRASH_AT=<point> in a worker to die (os._exit) exactly there.
+# Test hooks (the crash-recovery test sets them in a worker's environment):
+# PORTAL_CRASH_AT="point[:mode],..." makes the process die at a point (mode "exit": os._exit,
+# as abrupt as a SIGKILL) or hang there ("hang") so that the test can SIGKILL it. A point may
+# be listed several times. With PORTAL_CRASH_ONCE_DIR, each listing fires once, in order
+# (marker files <point>.<n>), the way a restarted worker would meet the point again.
 CRASH_ENV = "PORTAL_CRASH_AT"
+CRASH_ONCE_DIR_ENV = "PORTAL_CRASH_ONCE_DIR"
 
 
 def crash_point(name: str) -> None:
-    """A named point where a test can make the worker process die like a SIGKILL."""
-    if os.environ.get(CRASH_ENV) == name:
-        logger.warning("crash point %s reached: exiting (test hook)", name)
-        os._exit(137)
+    points = os.environ.get(CRASH_ENV)
+    if not points:
+        return
+    modes = [(p.split(":") + ["exit"])[1] for p in points.split(",") if p.split(":")[0] == name]
+    if not modes:
+        return
+    mode = modes[0]
+    once_dir = os.environ.get(CRASH_ONCE_DIR_ENV)
+    if once_dir:
+        for n, candidate in enumerate(modes):
+            try:
+                (Path(once_dir) / f"{name}.{n}").touch(exist_ok=False)
+            except FileExistsError:
+                continue
+            mode = candidate
+            break
+        else:
+            return
+    logger.warning("test hook: %s at crash point %s", mode, name)
+    if mode == "hang":
+        time.sleep(3600)
+    os._exit(137)
 
 
 def run(job_id: int) -> OnboardingJob | None:
