@@ -1,0 +1,103 @@
+"""Document states only move forward: DRAFT → TRANSIT → SENT/FAILED, FAILED → TRANSIT on resend.
+
+Every change is one conditional UPDATE (the allowed previous states and "not older than the
+current state" are in the WHERE clause), so concurrent webhooks, polls and clicks cannot move a
+document back, and an older event that arrives late changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from invoices.models import Document, DocumentEvent, State
+
+# Which states each state may be reached from (without a resend).
+_FROM: dict[str, tuple[str, ...]] = {
+    State.DRAFT: (),
+    State.TRANSIT: (State.DRAFT,),
+    # FAILED → SENT only happens after a resend whose TRANSIT we missed; the time guard below
+    # keeps a late success of nothing from overriding a newer failure.
+    State.SENT: (State.DRAFT, State.TRANSIT, State.FAILED),
+    State.FAILED: (State.DRAFT, State.TRANSIT),
+    State.RECEIVED: (),
+}
+
+
+def clock_skew() -> timedelta:
+    """Tolerance between the API's clock (millisecond timestamps) and ours."""
+    return timedelta(seconds=float(getattr(settings, "INVOICES_CLOCK_SKEW_SECONDS", 1.0)))
+
+
+def allowed_from(new_state: str, *, resend: bool = False) -> tuple[str, ...]:
+    previous = _FROM.get(new_state, ())
+    if resend and new_state == State.TRANSIT:
+        previous = (*previous, State.FAILED)
+    return previous
+
+
+def advance(
+    document: Document,
+    new_state: str,
+    *,
+    at: datetime,
+    source: str,
+    message: str = "",
+    failure_reason: str | None = None,
+    resend: bool = False,
+    actor=None,
+) -> bool:
+    """Move `document` to `new_state` if that is forward and `at` is not older than its state.
+
+    Returns True when the state changed (and a timeline event was written). Refreshes the
+    instance's state fields either way.
+    """
+    if new_state == document.state and not failure_reason:
+        return False
+    previous = allowed_from(new_state, resend=resend)
+    if not previous:
+        return False
+    updates: dict[str, object] = {
+        "state": new_state,
+        "state_changed_at": Greatest(F("state_changed_at"), Value(at)),
+        "updated_at": timezone.now(),
+    }
+    if failure_reason is not None:
+        updates["failure_reason"] = failure_reason[:2000]
+    elif new_state == State.TRANSIT:
+        updates["failure_reason"] = ""
+    with transaction.atomic():
+        changed = Document.objects.filter(
+            pk=document.pk, state__in=previous, state_changed_at__lte=at + clock_skew()
+        ).update(**updates)
+        if changed:
+            DocumentEvent.objects.create(
+                document_id=document.pk,
+                at=at,
+                source=source,
+                state=new_state,
+                message=message[:2000],
+                actor=actor,
+            )
+    fresh = Document.objects.filter(pk=document.pk).values(
+        "state", "state_changed_at", "failure_reason"
+    )
+    for field, value in (fresh.first() or {}).items():
+        setattr(document, field, value)
+    return bool(changed)
+
+
+def note(document: Document, message: str, *, source: str, actor=None) -> None:
+    """A timeline line that does not change the state (e.g. an error the user should see)."""
+    DocumentEvent.objects.create(
+        document_id=document.pk,
+        source=source,
+        state=document.state,
+        message=message[:2000],
+        actor=actor,
+    )
