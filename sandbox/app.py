@@ -14,15 +14,24 @@ from sandbox.config import Settings
 from sandbox.core import Sandbox
 from sandbox.errors import ApiError, api_error_handler, http_error_handler, validation_error_handler
 from sandbox.middleware import SandboxMiddleware
+from sandbox.persistence import StateFile
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     sandbox = Sandbox(settings or Settings.from_env())
+    state_file = None
+    if sandbox.config.state_file:
+        state_file = StateFile(sandbox.config.state_file, sandbox.store)
+        state_file.load()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state_file is not None:
+            state_file.start()
         yield
         sandbox.shutdown()
+        if state_file is not None:
+            state_file.stop()
 
     app = FastAPI(
         title="e-invoice.be sandbox",

@@ -28,6 +28,8 @@ class Settings:
     webhook_retry_delays: list[float] = field(default_factory=lambda: [1.0, 5.0, 25.0])
     webhook_timeout: float = 5.0
     request_log_size: int = 10_000
+    # A JSON snapshot that survives restarts (bin/run's demo); None keeps everything in memory.
+    state_file: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +49,8 @@ class Settings:
             settings.webhook_retry_delays = _floats(env["SANDBOX_WEBHOOK_RETRY_DELAYS"])
         if env.get("SANDBOX_WEBHOOK_TIMEOUT"):
             settings.webhook_timeout = float(env["SANDBOX_WEBHOOK_TIMEOUT"])
+        if env.get("SANDBOX_STATE_FILE"):
+            settings.state_file = env["SANDBOX_STATE_FILE"]
         settings.validate()
         return settings
 

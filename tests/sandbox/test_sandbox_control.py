@@ -16,6 +16,8 @@ from stdnum.eu import vat as eu_vat
 from sandbox.directory import KBO, OUTSIDE_PARTICIPANTS, peppol_id_from_tax_id
 from sandbox.testing import SandboxError, SandboxProcess
 
+from .conftest import invoice
+
 SANDBOX_DIR = Path(__file__).resolve().parents[2] / "sandbox"
 
 
@@ -53,8 +55,6 @@ def test_it_resets_data_faults_and_config(sandbox):
 
 
 def test_it_changes_the_send_delay_at_run_time(sandbox, vendor):
-    from .conftest import invoice
-
     _, key = vendor
     sandbox.configure(send_delay=0)
     with sandbox.tenant_client(key) as client:
@@ -137,3 +137,20 @@ def test_it_never_imports_the_portal():
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=SANDBOX_DIR.parent
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_it_remembers_its_state_across_restarts_with_a_state_file(tmp_path):
+    """bin/run's demo sets SANDBOX_STATE_FILE; tests leave it unset (memory only)."""
+    env = {"SANDBOX_STATE_FILE": str(tmp_path / "state.json"), "SANDBOX_SEND_DELAY": "0"}
+    with SandboxProcess(env=env) as first:
+        tenant, key = first.create_tenant_with_key("acme", peppol_ids=["0208:0706165839"])
+        first.register(tenant["id"], "0208:0706165839")
+        with first.tenant_client(key) as client:
+            doc = client.post("/api/documents/", json=invoice()).json()
+    with SandboxProcess(env=env) as second:
+        assert second.admin("GET", "/api/admin/tenants").json()["total"] == 1
+        with second.tenant_client(key) as client:  # the key still works
+            assert client.get(f"/api/documents/{doc['id']}").json()["invoice_total"] == "1210.00"
+            assert client.get("/api/me/").json()["smp_registration"] is True
+        again = second.admin("POST", "/api/admin/tenants", json={"name": "acme-2"}).json()
+        assert again["id"] != tenant["id"]
