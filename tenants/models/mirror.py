@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -9,6 +11,34 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tenants import crypto
+
+
+class TenantQuerySet(models.QuerySet):
+    def active(self) -> TenantQuerySet:
+        return self.filter(is_deleted=False)
+
+    def due_for_rotation(self, now: datetime | None = None) -> TenantQuerySet:
+        """Tenants whose current key is older than their rotation policy allows.
+
+        One extra query (the distinct per-tenant policies), whatever the number of rows.
+        """
+        now = now or timezone.now()
+
+        def older_than(days: int) -> Q:
+            return Q(
+                api_keys__is_current=True, api_keys__created_at__lte=now - timedelta(days=days)
+            )
+
+        condition = Q(rotation_days__isnull=True) & older_than(settings.KEY_ROTATION_DAYS)
+        policies = (
+            Tenant.objects.exclude(rotation_days=None)
+            .order_by()
+            .values_list("rotation_days", flat=True)
+            .distinct()
+        )
+        for days in policies:
+            condition |= Q(rotation_days=days) & older_than(days)
+        return self.filter(condition)
 
 
 class Tenant(models.Model):
@@ -28,6 +58,8 @@ class Tenant(models.Model):
     remote_updated_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

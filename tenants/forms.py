@@ -1,0 +1,228 @@
+"""Forms of the staff screens. Checks live in tenants.identifiers; the forms put their
+messages (and the API's) on the right field."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from tenants import admin_api
+from tenants.identifiers import COUNTRIES, clean_tenant_fields, peppol_warnings
+
+
+class ApiErrorsMixin:
+    """Put an Admin API error on the field it is about."""
+
+    # API field name (after admin_api.FIELD_ALIASES) → form field
+    api_fields: dict[str, str] = {}
+
+    def add_api_error(self, error: admin_api.ValidationFailed) -> None:
+        for api_field, messages in error.field_errors.items():
+            field = self.api_fields.get(api_field, api_field)
+            target = field if field in self.fields else None
+            for message in messages:
+                self.add_error(target, message)
+        if not error.field_errors:
+            self.add_error(None, str(error))
+
+
+class TenantForm(ApiErrorsMixin, forms.Form):
+    description = forms.CharField(
+        label=gettext_lazy("Company name"),
+        max_length=200,
+        required=False,
+        help_text=gettext_lazy("Shown as the tenant's description on e-invoice.be."),
+    )
+    name = forms.CharField(
+        label=gettext_lazy("Tenant name"),
+        max_length=100,
+        required=False,
+        help_text=gettext_lazy(
+            "Unique on e-invoice.be: lowercase, no spaces. Left empty, it is made from the "
+            "company name."
+        ),
+    )
+    country = forms.ChoiceField(
+        label=gettext_lazy("Country of the company register"),
+        choices=[("", gettext_lazy("From the VAT number"))] + COUNTRIES,
+        required=False,
+    )
+    company_number = forms.CharField(
+        label=gettext_lazy("Company number"),
+        max_length=32,
+        required=False,
+        help_text=gettext_lazy("CBE/KBO (Belgium), KvK (Netherlands) or RCS (Luxembourg)."),
+    )
+    company_tax_id = forms.CharField(
+        label=gettext_lazy("VAT number"),
+        max_length=32,
+        required=False,
+        help_text=gettext_lazy("With the country prefix, e.g. BE0403170701."),
+    )
+    peppol_id = forms.CharField(
+        label=gettext_lazy("Peppol ID"),
+        max_length=64,
+        required=False,
+        help_text=gettext_lazy(
+            "scheme:identifier, e.g. 0208:0403170701 for a Belgian company. Left empty, it is "
+            "made from a Belgian company number."
+        ),
+    )
+    test_mode = forms.BooleanField(
+        label=gettext_lazy("Test mode (cannot be registered on Peppol)"), required=False
+    )
+
+    api_fields = {"peppol_ids": "peppol_id"}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.warnings: list[str] = []
+
+    def clean(self) -> dict:
+        data = super().clean()
+        cleaned, errors = clean_tenant_fields(data, suggest=True)
+        for field, messages in errors.items():
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)
+        for field in ("name", "company_number", "company_tax_id", "peppol_id"):
+            if field not in errors:
+                data[field] = cleaned[field]
+        if not errors:
+            self.warnings = peppol_warnings(data)
+        return data
+
+
+class KeyForm(ApiErrorsMixin, forms.Form):
+    name = forms.CharField(label=gettext_lazy("Key name"), max_length=100)
+    description = forms.CharField(
+        label=gettext_lazy("Description"),
+        max_length=300,
+        required=False,
+        help_text=gettext_lazy("Where the key is used, e.g. the customer's ERP."),
+    )
+
+
+class PeppolRegisterForm(ApiErrorsMixin, forms.Form):
+    peppol_id = forms.CharField(label=gettext_lazy("Peppol ID"), max_length=64, disabled=True)
+    company_name = forms.CharField(
+        label=gettext_lazy("Company name on the Peppol directory"),
+        max_length=200,
+        required=False,
+        help_text=gettext_lazy(
+            "Leave empty for a Belgian 0208 ID: e-invoice.be fetches the name from KBO."
+        ),
+    )
+
+    def add_register_error(self, error: admin_api.AdminApiError) -> None:
+        """The register endpoint answers 400 with a sentence; route it by what it is about."""
+        text = str(error)
+        if "company_name" in text or "KBO" in text:
+            self.add_error("company_name", text)
+        elif "Peppol ID" in text:
+            self.add_error("peppol_id", text)
+        else:
+            self.add_error(None, text)
+
+
+class BusinessCardForm(forms.Form):
+    company_name = forms.CharField(label=gettext_lazy("Company name"), max_length=200)
+
+
+class CustomerUserForm(forms.Form):
+    username = forms.CharField(label=gettext_lazy("Username"), max_length=150)
+    email = forms.EmailField(label=gettext_lazy("Email"))
+    password1 = forms.CharField(label=gettext_lazy("Password"), widget=forms.PasswordInput)
+    password2 = forms.CharField(label=gettext_lazy("Password again"), widget=forms.PasswordInput)
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"].strip()
+        if get_user_model().objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(_("That username is taken."))
+        return username
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            self.add_error("password2", _("The two passwords differ."))
+        return data
+
+
+SORTS = {
+    "name": ("name",),
+    "-name": ("-name",),
+    "created": ("remote_created_at", "name"),
+    "-created": ("-remote_created_at", "name"),
+    "key_age": ("current_key_created", "name"),
+    "-key_age": ("-current_key_created", "name"),
+}
+
+
+class TenantFilterForm(forms.Form):
+    q = forms.CharField(label=gettext_lazy("Search"), required=False, max_length=100)
+    peppol = forms.ChoiceField(
+        label=gettext_lazy("Peppol"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Any")),
+            ("registered", gettext_lazy("Registered")),
+            ("unregistered", gettext_lazy("Not registered")),
+        ],
+    )
+    deleted = forms.ChoiceField(
+        label=gettext_lazy("Deleted"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Hide deleted")),
+            ("only", gettext_lazy("Only deleted")),
+            ("all", gettext_lazy("Show all")),
+        ],
+    )
+    test_mode = forms.ChoiceField(
+        label=gettext_lazy("Mode"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Any")),
+            ("test", gettext_lazy("Test mode")),
+            ("production", gettext_lazy("Production")),
+        ],
+    )
+    due = forms.BooleanField(label=gettext_lazy("Key due for rotation"), required=False)
+    sort = forms.ChoiceField(
+        label=gettext_lazy("Sort"),
+        required=False,
+        choices=[
+            ("name", gettext_lazy("Name A–Z")),
+            ("-name", gettext_lazy("Name Z–A")),
+            ("-created", gettext_lazy("Newest")),
+            ("created", gettext_lazy("Oldest")),
+            ("key_age", gettext_lazy("Oldest key")),
+            ("-key_age", gettext_lazy("Newest key")),
+        ],
+    )
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(label=gettext_lazy("Actor"), required=False, max_length=150)
+    action = forms.ChoiceField(label=gettext_lazy("Action"), required=False)
+    tenant = forms.CharField(label=gettext_lazy("Tenant"), required=False, max_length=100)
+    outcome = forms.ChoiceField(
+        label=gettext_lazy("Outcome"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Any")),
+            ("success", gettext_lazy("success")),
+            ("error", gettext_lazy("error")),
+        ],
+    )
+    date_from = forms.DateField(
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, actions: list[str] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", _("Any"))] + [(a, a) for a in actions]

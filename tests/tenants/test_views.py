@@ -1,0 +1,532 @@
+"""The staff screens against the sandbox: what staff see and what each action leaves behind."""
+
+import csv
+import io
+import logging
+
+import httpx
+import pytest
+from django.urls import reverse
+
+from accounts.models import User
+from tenants import admin_api, audit, services
+from tenants.models import ApiKey, AuditEntry, PeppolRegistration, Tenant
+from tests.conftest import PASSWORD
+from tests.tenants.conftest import remote, requests_to
+
+BAKKERIJ = {
+    "name": "bakkerij-van-damme",
+    "description": "Bakkerij Van Damme BV",
+    "country": "",
+    "company_number": "0706165839",
+    "company_tax_id": "BE0706165839",
+    "peppol_id": "0208:0706165839",
+}
+
+
+@pytest.fixture
+def as_alice(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def as_otto(client, otto):
+    client.force_login(otto)
+    return client
+
+
+@pytest.fixture
+def bakkerij(api, alice):
+    return services.create_tenant(BAKKERIJ, alice)
+
+
+def _errors(response, field):
+    return [str(e) for e in response.context["form"].errors.get(field, [])]
+
+
+# --- permissions ----------------------------------------------------------------------
+ADMIN_ONLY = [
+    ("tenants:tenant_delete", "tenant"),
+    ("tenants:peppol_unregister", "tenant"),
+    ("tenants:user_create", "tenant"),
+    ("tenants:api_key_reveal", "key"),
+    ("tenants:key_revoke", "key"),
+]
+
+
+@pytest.mark.parametrize(("url_name", "obj"), ADMIN_ONLY)
+def test_operators_cannot_reveal_revoke_delete_or_add_logins(as_otto, acme, url_name, obj):
+    key = ApiKey.objects.create(tenant=acme, remote_id="key_1", name="k", is_current=True)
+    pk = acme.pk if obj == "tenant" else key.pk
+    assert as_otto.get(reverse(url_name, args=[pk])).status_code == 403
+    assert as_otto.post(reverse(url_name, args=[pk])).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/staff/",
+        "/staff/tenants/",
+        "/staff/tenants/new/",
+        "/staff/audit/",
+        "/staff/audit/export.csv",
+    ],
+)
+def test_customers_get_403_on_staff_pages(client, carol, url):
+    client.force_login(carol)
+    assert client.get(url).status_code == 403
+
+
+def test_customers_get_403_on_a_tenant_page_even_their_own(client, carol, acme):
+    client.force_login(carol)
+    assert client.get(reverse("tenants:tenant_detail", args=[acme.pk])).status_code == 403
+    assert client.post(reverse("tenants:tenant_refresh", args=[acme.pk])).status_code == 403
+
+
+def test_operators_see_no_admin_buttons(as_otto, acme):
+    ApiKey.objects.create(
+        tenant=acme, remote_id="key_1", name="k", is_current=True, encrypted_value="x"
+    )
+    page = as_otto.get(reverse("tenants:tenant_detail", args=[acme.pk])).content.decode()
+    assert "Revoke" not in page and "Reveal once" not in page and ">Delete<" not in page
+
+
+# --- dashboard and list ---------------------------------------------------------------
+def test_dashboard_counts_link_to_the_filtered_list(as_alice, acme, globex):
+    PeppolRegistration.objects.create(tenant=acme, registered=True, peppol_id=acme.peppol_id)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = timezone.now() - timedelta(days=120)
+    ApiKey.objects.create(tenant=globex, remote_id="k1", name="k", is_current=True, created_at=old)
+    Tenant.objects.create(remote_id="t_del", name="gone", is_deleted=True)
+    response = as_alice.get(reverse("tenants:dashboard"))
+    stats = {str(label): (n, url) for label, n, url in response.context["stats"]}
+    assert stats["Tenants"] == (2, "/staff/tenants/")
+    assert stats["Registered on Peppol"] == (1, "/staff/tenants/?peppol=registered")
+    assert stats["Keys due for rotation"] == (1, "/staff/tenants/?due=on")
+    listed = as_alice.get(stats["Keys due for rotation"][1])
+    assert [t.name for t in listed.context["page"].object_list] == ["globex"]
+    assert as_alice.get(stats["Registered on Peppol"][1]).context["page"].paginator.count == 1
+
+
+def test_the_list_searches_name_vat_cbe_and_peppol_id(as_alice, acme, globex):
+    def names(**params):
+        response = as_alice.get(reverse("tenants:tenant_list"), params)
+        return [t.name for t in response.context["page"].object_list]
+
+    assert names(q="glob") == ["globex"]
+    assert names(q="BE0403170701") == ["acme"]
+    assert names(q="0417.497.106") == ["globex"]
+    assert names(q="0208:0403170701") == ["acme"]
+    assert names(sort="-name") == ["globex", "acme"]
+    Tenant.objects.filter(pk=acme.pk).update(test_mode=True)
+    assert names(test_mode="test") == ["acme"]
+    Tenant.objects.filter(pk=globex.pk).update(is_deleted=True)
+    assert names() == ["acme"] and names(deleted="only") == ["globex"]
+
+
+def test_htmx_filtering_returns_only_the_results(as_alice, acme):
+    response = as_alice.get(
+        reverse("tenants:tenant_list"),
+        {"q": "acme"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="tenant-results",
+    )
+    body = response.content.decode()
+    assert "acme" in body and "<html" not in body
+
+
+def _seed(n: int, start: int = 0) -> None:
+    tenants = Tenant.objects.bulk_create(
+        [
+            Tenant(remote_id=f"t{i}", name=f"tenant-{i:05d}", peppol_id=f"0208:{i:010d}")
+            for i in range(start, start + n)
+        ]
+    )
+    ApiKey.objects.bulk_create(
+        [
+            ApiKey(tenant=t, remote_id=f"k{t.remote_id}-{j}", name="k", is_current=j == 0)
+            for t in tenants
+            for j in range(3)
+        ]
+    )
+    PeppolRegistration.objects.bulk_create(
+        [PeppolRegistration(tenant=t, registered=True) for t in tenants[::2]]
+    )
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"q": "tenant", "sort": "key_age"}, {"due": "on", "peppol": "registered"}]
+)
+def test_the_list_query_count_does_not_grow_with_rows(
+    as_alice, django_assert_max_num_queries, params
+):
+    _seed(5)
+    with django_assert_max_num_queries(6) as few:
+        as_alice.get(reverse("tenants:tenant_list"), params)
+    _seed(120, start=5)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = as_alice.get(reverse("tenants:tenant_list"), {**params, "page": 2})
+    assert response.status_code == 200
+
+
+# --- create / edit / delete -----------------------------------------------------------
+def test_it_creates_a_tenant_with_suggested_name_and_peppol_id(as_alice, api):
+    data = {**BAKKERIJ, "name": "", "peppol_id": ""}
+    response = as_alice.post(reverse("tenants:tenant_create"), data)
+    tenant = Tenant.objects.get()
+    assert response["Location"] == reverse("tenants:tenant_detail", args=[tenant.pk])
+    assert (tenant.name, tenant.peppol_id) == ("bakkerij-van-damme-bv", "0208:0706165839")
+    assert remote(api, f"/api/admin/tenants/{tenant.remote_id}")["peppol_ids"] == [
+        "0208:0706165839"
+    ]
+    entry = AuditEntry.objects.get(action="tenant.create")
+    assert (entry.actor, entry.ip, entry.outcome) == ("alice", "127.0.0.1", "success")
+
+
+def test_our_checks_put_errors_on_the_field_and_send_nothing(as_alice, api):
+    data = {
+        **BAKKERIJ,
+        "company_number": "0706165830",
+        "company_tax_id": "0706165839",
+        "name": "Bad Name",
+    }
+    response = as_alice.post(reverse("tenants:tenant_create"), data)
+    assert response.status_code == 200
+    assert "Belgian enterprise number" in _errors(response, "company_number")[0]
+    assert "country code" in _errors(response, "company_tax_id")[0]
+    assert "lowercase" in _errors(response, "name")[0]
+    assert requests_to(api, "POST", "/api/admin/tenants") == []
+    assert not Tenant.objects.exists()
+
+
+def test_a_taken_name_shows_on_the_name_field_with_a_suggestion(as_alice, api):
+    api.create_tenant_with_key("bakkerij-van-damme")
+    response = as_alice.post(reverse("tenants:tenant_create"), BAKKERIJ)
+    (message,) = _errors(response, "name")
+    assert "already used" in message and "bakkerij-van-damme-2" in message
+    assert not Tenant.objects.exists()
+    assert AuditEntry.objects.get().outcome == "error"
+
+
+@pytest.fixture
+def mock_api(settings, monkeypatch, own_quota):
+    """The Admin API replaced by a handler (for answers the sandbox never gives)."""
+    settings.EINVOICE_API_BASE_URL = "https://api-dev.e-invoice.be"
+    answers = {}
+    transport = httpx.MockTransport(lambda request: answers["handler"](request))
+    monkeypatch.setattr(admin_api, "_transport", transport)
+    monkeypatch.setattr(admin_api, "_clients", {})
+    return answers
+
+
+def test_a_422_lands_on_the_field_it_names(as_alice, mock_api):
+    detail = [
+        {
+            "loc": ["body", "company_tax_id"],
+            "msg": "VAT number unknown to VIES",
+            "type": "value_error",
+        }
+    ]
+    mock_api["handler"] = lambda r: httpx.Response(422, json={"detail": detail})
+    response = as_alice.post(reverse("tenants:tenant_create"), BAKKERIJ)
+    assert _errors(response, "company_tax_id") == ["VAT number unknown to VIES"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (
+            httpx.Response(401, json={"detail": "Invalid authentication credentials"}),
+            "organization key",
+        ),
+        (httpx.Response(503), "had an error"),
+        (httpx.Response(429, headers={"Retry-After": "42"}), "42 seconds"),
+    ],
+)
+def test_other_api_errors_explain_what_to_do(as_alice, mock_api, answer, message):
+    mock_api["handler"] = lambda r: answer
+    response = as_alice.post(reverse("tenants:tenant_create"), BAKKERIJ)
+    assert message in " ".join(response.context["form"].non_field_errors())
+
+
+def test_an_unreachable_api_says_the_change_may_have_happened(as_alice, api):
+    api.set_faults(rules=[{"method": "POST", "path": "/api/admin/tenants", "action": "drop"}])
+    response = as_alice.post(reverse("tenants:tenant_create"), BAKKERIJ)
+    assert "may or may not have been made" in " ".join(response.context["form"].non_field_errors())
+
+
+def test_edit_shows_changes_and_audits_before_after(as_alice, api, bakkerij):
+    data = {**BAKKERIJ, "description": "Bakkerij Van Damme", "test_mode": ""}
+    response = as_alice.post(reverse("tenants:tenant_edit", args=[bakkerij.pk]), data)
+    assert response.status_code == 302
+    assert (
+        remote(api, f"/api/admin/tenants/{bakkerij.remote_id}")["description"]
+        == "Bakkerij Van Damme"
+    )
+    assert AuditEntry.objects.get(action="tenant.update").changes == {
+        "description": ["Bakkerij Van Damme BV", "Bakkerij Van Damme"]
+    }
+
+
+def test_a_9925_peppol_id_for_a_belgian_company_gets_a_warning(as_alice, api):
+    data = {**BAKKERIJ, "peppol_id": "9925:BE0706165839"}
+    response = as_alice.post(reverse("tenants:tenant_create"), data, follow=True)
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("0208:0706165839" in m and "9925" in m for m in shown)
+    assert "0208:0706165839" in response.content.decode()  # also on the Peppol panel
+
+
+def test_live_suggestions(as_alice):
+    response = as_alice.get(
+        reverse("tenants:tenant_suggest"),
+        {
+            "description": "Dijle Software BV",
+            "company_number": "1998121608",
+            "name": "",
+            "peppol_id": "",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert "dijle-software-bv" in body and "0208:1998121608" in body
+
+
+def test_delete_asks_first_then_deletes_everywhere(as_alice, api, bakkerij):
+    url = reverse("tenants:tenant_delete", args=[bakkerij.pk])
+    assert "stays taken" in as_alice.get(url).content.decode()
+    assert Tenant.objects.get(pk=bakkerij.pk).is_deleted is False
+    as_alice.post(url)
+    assert Tenant.objects.get(pk=bakkerij.pk).is_deleted
+    assert remote(api, f"/api/admin/tenants/{bakkerij.remote_id}")["is_deleted"]
+    assert as_alice.get(reverse("tenants:tenant_edit", args=[bakkerij.pk])).status_code == 404
+
+
+# --- keys -----------------------------------------------------------------------------
+def test_a_new_key_is_revealed_once_to_an_admin(as_alice, api, bakkerij):
+    response = as_alice.post(
+        reverse("tenants:key_create", args=[bakkerij.pk]), {"name": "production"}
+    )
+    key = ApiKey.objects.get()
+    reveal_url = reverse("tenants:api_key_reveal", args=[key.pk])
+    assert response["Location"] == reveal_url
+    value = key.reveal_value()
+
+    page = as_alice.get(reveal_url)
+    assert value not in page.content.decode() and "Show the key now" in page.content.decode()
+    shown = as_alice.post(reveal_url)
+    assert value in shown.content.decode()
+    assert shown["Cache-Control"] == "no-store"
+    assert 'data-copy-target="key-value"' in shown.content.decode()
+    again = as_alice.post(reveal_url)
+    assert value not in again.content.decode() and "cannot be shown again" in again.content.decode()
+    detail = as_alice.get(reverse("tenants:tenant_detail", args=[bakkerij.pk])).content.decode()
+    assert value not in detail and key.fingerprint in detail
+    assert AuditEntry.objects.filter(action="key.reveal").count() == 1
+
+
+def test_an_operator_creates_a_key_that_an_admin_reveals_later(client, otto, alice, api, bakkerij):
+    client.force_login(otto)
+    response = client.post(
+        reverse("tenants:key_create", args=[bakkerij.pk]), {"name": "prod"}, follow=True
+    )
+    assert "A reseller admin can reveal it once" in response.content.decode()
+    key = ApiKey.objects.get()
+    assert key.reveal_value() not in response.content.decode()
+    client.force_login(alice)
+    assert (
+        key.reveal_value()
+        in client.post(reverse("tenants:api_key_reveal", args=[key.pk])).content.decode()
+    )
+
+
+def test_rename_and_revoke(as_alice, api, bakkerij):
+    key, _value = services.create_key(bakkerij, "production", "", "job:test")
+    as_alice.post(reverse("tenants:key_edit", args=[key.pk]), {"name": "erp", "description": "SAP"})
+    there = remote(api, f"/api/admin/tenants/{bakkerij.remote_id}/api-keys")["api_keys"][0]
+    assert (there["name"], there["description"]) == ("erp", "SAP")
+    revoke_url = reverse("tenants:key_revoke", args=[key.pk])
+    assert "only usable key" in as_alice.get(revoke_url).content.decode()
+    as_alice.post(revoke_url)
+    key.refresh_from_db()
+    assert key.is_revoked and not key.is_held
+    assert remote(api, f"/api/admin/tenants/{bakkerij.remote_id}/api-keys")["api_keys"][0][
+        "is_deleted"
+    ]
+
+
+# --- Peppol ---------------------------------------------------------------------------
+def test_register_with_kbo_update_the_card_and_unregister(as_alice, api, bakkerij):
+    response = as_alice.post(
+        reverse("tenants:peppol_register", args=[bakkerij.pk]), {"company_name": ""}
+    )
+    assert response.status_code == 302
+    reg = PeppolRegistration.objects.get(tenant=bakkerij)
+    assert reg.registered and reg.company_name == "Bakkerij Van Damme BV"
+
+    panel = as_alice.post(
+        reverse("tenants:peppol_card", args=[bakkerij.pk]),
+        {"company_name": "Van Damme & Zonen"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert (
+        "Van Damme &amp; Zonen" in panel.content.decode() and "<html" not in panel.content.decode()
+    )
+    assert (
+        remote(api, f"/api/admin/tenants/{bakkerij.remote_id}/peppol/status")["company_name"]
+        == "Van Damme & Zonen"
+    )
+
+    as_alice.post(reverse("tenants:peppol_unregister", args=[bakkerij.pk]))
+    assert not PeppolRegistration.objects.get(tenant=bakkerij).registered
+    assert not remote(api, f"/api/admin/tenants/{bakkerij.remote_id}/peppol/status")["registered"]
+
+
+def test_a_peppol_id_registered_elsewhere_says_so_on_the_field(as_alice, api, alice):
+    tenant = services.create_tenant(
+        {
+            "name": "openpeppol",
+            "company_number": "0848934496",
+            "peppol_id": "0208:0848934496",
+            "country": "BE",
+        },
+        alice,
+    )
+    response = as_alice.post(
+        reverse("tenants:peppol_register", args=[tenant.pk]), {"company_name": ""}
+    )
+    (message,) = _errors(response, "peppol_id")
+    assert "already registered" in message and "deregister" in message
+
+
+def test_a_kbo_miss_lands_on_the_company_name_field(as_alice, api, alice):
+    tenant = services.create_tenant(
+        {
+            "name": "acme",
+            "company_number": "0403170701",
+            "peppol_id": "0208:0403170701",
+            "country": "BE",
+        },
+        alice,
+    )
+    response = as_alice.post(
+        reverse("tenants:peppol_register", args=[tenant.pk]), {"company_name": ""}
+    )
+    assert "KBO" in _errors(response, "company_name")[0]
+    ok = as_alice.post(
+        reverse("tenants:peppol_register", args=[tenant.pk]), {"company_name": "Acme BV"}
+    )
+    assert ok.status_code == 302
+
+
+def test_a_test_mode_tenant_explains_instead_of_offering_a_button(as_alice, api, alice):
+    tenant = services.create_tenant({**BAKKERIJ, "test_mode": True}, alice)
+    page = as_alice.get(reverse("tenants:tenant_detail", args=[tenant.pk])).content.decode()
+    assert "not available: this tenant is in test mode" in page
+    assert "clear “Test mode”" in page
+    assert reverse("tenants:peppol_register", args=[tenant.pk]) not in page
+    response = as_alice.post(reverse("tenants:peppol_register", args=[tenant.pk]), {})
+    assert "test mode" in " ".join(response.context["form"].non_field_errors())
+    assert requests_to(api, "POST", f"/api/admin/tenants/{tenant.remote_id}/peppol") == []
+
+
+def test_check_status_refreshes_the_panel(as_alice, api, bakkerij):
+    api.register(bakkerij.remote_id, "0208:0706165839")  # registered outside the portal
+    panel = as_alice.post(
+        reverse("tenants:peppol_status", args=[bakkerij.pk]), HTTP_HX_REQUEST="true"
+    )
+    assert "registered" in panel.content.decode()
+    assert PeppolRegistration.objects.get(tenant=bakkerij).registered
+    assert AuditEntry.objects.filter(action="peppol.status").exists()
+
+
+# --- customer logins ------------------------------------------------------------------
+def test_an_admin_creates_a_customer_login_that_works(as_alice, client, api, bakkerij):
+    url = reverse("tenants:user_create", args=[bakkerij.pk])
+    weak = as_alice.post(
+        url, {"username": "vandamme", "email": "a@b.be", "password1": "123", "password2": "123"}
+    )
+    assert _errors(weak, "password1")
+    as_alice.post(
+        url,
+        {"username": "vandamme", "email": "a@b.be", "password1": PASSWORD, "password2": PASSWORD},
+    )
+    user = User.objects.get(username="vandamme")
+    assert (user.role, user.tenant_id) == ("customer", bakkerij.pk)
+    client.logout()
+    client.post(reverse("login"), {"username": "vandamme", "password": PASSWORD})
+    assert client.get(reverse("invoices:documents")).status_code == 200
+    assert "password" not in str(AuditEntry.objects.get(action="user.create").changes)
+
+
+# --- audit log ------------------------------------------------------------------------
+def test_the_audit_page_filters_and_exports_csv(as_alice, alice, acme, globex):
+    audit.record("tenant.update", tenant=acme, user=alice, changes={"description": ("a", "b")})
+    audit.record(
+        "key.create",
+        tenant=globex,
+        actor_label="job:rotation#3",
+        error="=HYPERLINK(1)",
+        outcome="error",
+    )
+    page = as_alice.get(reverse("tenants:audit_list"), {"actor": "job"})
+    assert [e.action for e in page.context["page"].object_list] == ["key.create"]
+    page = as_alice.get(
+        reverse("tenants:audit_list"), {"tenant": "acme", "action": "tenant.update"}
+    )
+    assert [e.tenant.name for e in page.context["page"].object_list] == ["acme"]
+
+    export = as_alice.get(reverse("tenants:audit_export"), {"outcome": "error"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert [(r["actor"], r["tenant"]) for r in rows] == [("job:rotation#3", "globex")]
+    assert rows[0]["error"] == "'=HYPERLINK(1)"  # no formula for a spreadsheet to run
+    assert AuditEntry.objects.filter(action="audit.export", actor="alice").exists()
+    assert audit.verify_chain().ok
+
+
+# --- the whole journey through the screens, with a canary ----------------------------
+def test_no_key_value_leaks_through_logs_pages_or_audit(as_alice, api, caplog):
+    caplog.set_level(logging.DEBUG)
+    pages = []
+
+    def get(url, **kw):
+        response = as_alice.get(url, **kw)
+        pages.append(response.content.decode())
+        return response
+
+    def post(url, data=None, **kw):
+        response = as_alice.post(url, data or {}, **kw)
+        pages.append(response.content.decode())
+        return response
+
+    post(reverse("tenants:tenant_create"), BAKKERIJ)
+    tenant = Tenant.objects.get()
+    detail = reverse("tenants:tenant_detail", args=[tenant.pk])
+    post(reverse("tenants:key_create", args=[tenant.pk]), {"name": "production"})
+    key = ApiKey.objects.get()
+    canary = key.reveal_value()
+    reveal = as_alice.post(
+        reverse("tenants:api_key_reveal", args=[key.pk])
+    )  # the one allowed place
+    assert canary in reveal.content.decode()
+    post(reverse("tenants:tenant_edit", args=[tenant.pk]), {**BAKKERIJ, "description": "x"})
+    post(reverse("tenants:peppol_register", args=[tenant.pk]), {"company_name": ""})
+    post(reverse("tenants:tenant_refresh", args=[tenant.pk]))
+    get(detail)
+    get(reverse("tenants:tenant_list"))
+    get(reverse("tenants:dashboard"))
+    get(reverse("tenants:audit_list"))
+    export = as_alice.get(reverse("tenants:audit_export"))
+    pages.append(b"".join(export.streaming_content).decode())
+    post(reverse("tenants:key_revoke", args=[key.pk]))
+    get(reverse("tenants:api_key_reveal", args=[key.pk]))
+
+    logs = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    audit_rows = "".join(e.canonical() for e in AuditEntry.objects.all())
+    for haystack in [logs, audit_rows, *pages]:
+        assert canary not in haystack and api.org_key not in haystack
+    assert "admin-api POST /api/admin/tenants -> 201" in logs
+    assert audit.verify_chain().ok
