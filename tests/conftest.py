@@ -5,6 +5,7 @@ customer user of the tenant "acme". Bob is a customer of another tenant, "globex
 """
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -126,7 +127,8 @@ def screenshot(page, request):
     folder.mkdir(parents=True, exist_ok=True)
 
     def take(step: str) -> Path:
-        path = folder / f"{request.node.name}-{step}.png"
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
+        path = folder / f"{name}-{step}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
 
