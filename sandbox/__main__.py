@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import threading
+import time
 
 from sandbox.app import create_app
 from sandbox.config import Settings
 from sandbox.server import serve
+
+
+def _watch_parent() -> None:
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="sandbox-parent-watch", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,7 +31,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port-file", help="write the bound port to this file once listening")
     parser.add_argument("--log-level", default="warning")
     parser.add_argument("--access-log", action="store_true")
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started us dies (test runs killed hard leave no orphan)",
+    )
     args = parser.parse_args(argv)
+    if args.exit_with_parent:
+        _watch_parent()
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     app = create_app(Settings.from_env())
     serve(

@@ -162,7 +162,7 @@ class SandboxProcess:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "sandbox", "--host", self.host, "--port", "0"]
-                + ["--port-file", str(port_file)],
+                + ["--port-file", str(port_file), "--exit-with-parent"],
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=log,
