@@ -5,4 +5,20 @@ from invoices import views
 app_name = "invoices"
 urlpatterns = [
     path("", views.documents, name="documents"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("new/invoice/", views.new_invoice, name="new_invoice"),
+    path("new/credit-note/", views.new_credit_note, name="new_credit_note"),
+    path("new/totals/", views.totals, name="totals"),
+    path("peppol-check/", views.peppol_check, name="peppol_check"),
+    path("participants/", views.participants, name="participants"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/state/", views.state, name="state"),
+    path("<int:pk>/ubl/", views.ubl, name="ubl"),
+    path("<int:pk>/send/", views.send, name="send"),
+    path("<int:pk>/delete/", views.delete, name="delete"),
+    # Reseller staff: read-only.
+    path("tenant/<int:tenant_id>/", views.staff_documents, name="staff_documents"),
+    path("tenant/<int:tenant_id>/<int:pk>/", views.staff_detail, name="staff_detail"),
+    # Called by e-invoice.be: authenticated by its signature, not by a login.
+    path("webhooks/<str:token>/", views.webhook, name="webhook"),
 ]

@@ -1,0 +1,340 @@
+"""The document editor's forms: the header, the lines and the allowances/charges formsets.
+
+Field names are the API's JSON keys where one exists, so that a validation issue located at
+`customer_tax_id` or `items[2].tax_rate` lands on the input it concerns.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.forms import BaseFormSet, formset_factory
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from stdnum import bic as stdnum_bic
+from stdnum import iban as stdnum_iban
+from stdnum.exceptions import ValidationError as StdnumError
+
+from invoices.models import AllowanceCharge, Direction, Document, DocumentType, State
+from tenants.identifiers import validate_company_tax_id
+
+MAX_LINES = 200
+MAX_ADJUSTMENTS = 20
+
+# Unit codes (UN/ECE Rec 20) a small business uses; the API accepts these for Peppol BIS 3.0.
+UNIT_CHOICES = [
+    ("C62", gettext_lazy("piece (C62)")),
+    ("H87", gettext_lazy("item (H87)")),
+    ("HUR", gettext_lazy("hour (HUR)")),
+    ("MIN", gettext_lazy("minute (MIN)")),
+    ("DAY", gettext_lazy("day (DAY)")),
+    ("MON", gettext_lazy("month (MON)")),
+    ("ANN", gettext_lazy("year (ANN)")),
+    ("KGM", gettext_lazy("kilogram (KGM)")),
+    ("TNE", gettext_lazy("tonne (TNE)")),
+    ("MTR", gettext_lazy("metre (MTR)")),
+    ("KMT", gettext_lazy("kilometre (KMT)")),
+    ("MTK", gettext_lazy("square metre (MTK)")),
+    ("MTQ", gettext_lazy("cubic metre (MTQ)")),
+    ("LTR", gettext_lazy("litre (LTR)")),
+    ("XPP", gettext_lazy("package (XPP)")),
+]
+CURRENCY_CHOICES = [
+    (c, c)
+    for c in ("EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "JPY", "CAD", "AUD", "NZD")
+    + ("CNY", "INR", "SGD", "HKD")
+]
+# Offered in a <datalist>; any rate from 0 to 100 with 2 decimals is accepted.
+COMMON_VAT_RATES = ["21", "12", "6", "0", "9", "17", "14", "8", "3", "19", "20"]
+
+INVOICE_NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/\-#]{0,63}$")
+PEPPOL_ID_RE = re.compile(r"^\d{4}:[A-Za-z0-9][A-Za-z0-9._\-]{0,59}$")
+
+
+def _text(label: str, max_length: int, *, required: bool = False, **kw: Any) -> forms.CharField:
+    return forms.CharField(label=label, max_length=max_length, required=required, **kw)
+
+
+class DocumentForm(forms.Form):
+    """The document header: numbers and dates, seller, buyer, payment."""
+
+    invoice_id = forms.CharField(
+        label=gettext_lazy("Number"),
+        max_length=64,
+        help_text=gettext_lazy("Unique within your documents, e.g. INV-2025-001."),
+    )
+    invoice_date = forms.DateField(
+        label=gettext_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    due_date = forms.DateField(
+        label=gettext_lazy("Due date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    currency = forms.ChoiceField(label=gettext_lazy("Currency"), choices=CURRENCY_CHOICES)
+    purchase_order = _text(gettext_lazy("Purchase order"), 100)
+    corrects = forms.ModelChoiceField(
+        label=gettext_lazy("Corrected invoice"),
+        queryset=Document.objects.none(),
+        required=False,
+        help_text=gettext_lazy("The sent invoice this credit note corrects."),
+    )
+
+    vendor_name = _text(gettext_lazy("Seller name"), 200, required=True)
+    vendor_tax_id = _text(gettext_lazy("Seller VAT number"), 32, required=True)
+    vendor_company_id = _text(gettext_lazy("Seller company number"), 32)
+    vendor_address = _text(
+        gettext_lazy("Seller address"), 500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    vendor_email = forms.EmailField(label=gettext_lazy("Seller email"), required=False)
+
+    customer_name = _text(gettext_lazy("Buyer name"), 200, required=True)
+    customer_tax_id = _text(
+        gettext_lazy("Buyer VAT number"),
+        32,
+        help_text=gettext_lazy("With its country code, e.g. BE0403170701."),
+    )
+    customer_address = _text(
+        gettext_lazy("Buyer address"), 500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    customer_email = forms.EmailField(label=gettext_lazy("Buyer email"), required=False)
+    customer_peppol_id = _text(
+        gettext_lazy("Buyer Peppol ID"),
+        64,
+        help_text=gettext_lazy("Leave empty to derive it from the VAT number."),
+    )
+
+    payment_term = _text(gettext_lazy("Payment terms"), 200)
+    iban = _text(gettext_lazy("IBAN"), 42)
+    bic = _text(gettext_lazy("BIC"), 14)
+    payment_reference = _text(gettext_lazy("Payment reference"), 100)
+    note = _text(gettext_lazy("Note"), 2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, tenant=None, document_type: str = DocumentType.INVOICE, **kw):
+        super().__init__(*args, **kw)
+        self.tenant = tenant
+        self.document_type = document_type
+        if document_type == DocumentType.CREDIT_NOTE and tenant is not None:
+            self.fields["corrects"].queryset = Document.objects.filter(
+                tenant=tenant,
+                direction=Direction.OUTBOUND,
+                document_type=DocumentType.INVOICE,
+                state__in=(State.TRANSIT, State.SENT),
+            ).order_by("-invoice_date", "-id")
+            self.fields["corrects"].required = True
+            self.fields["corrects"].label_from_instance = lambda d: (
+                f"{d.invoice_id} · {d.customer_name} · {d.total} {d.currency}"
+            )
+        else:
+            del self.fields["corrects"]
+
+    def clean_invoice_id(self) -> str:
+        value = self.cleaned_data["invoice_id"].strip()
+        if not INVOICE_NUMBER_RE.match(value):
+            raise ValidationError(
+                _("Use letters, digits, spaces and . _ / - # only (up to 64 characters).")
+            )
+        # Refused before any call: the number must be new for this tenant.
+        if (
+            self.tenant is not None
+            and Document.objects.filter(
+                tenant=self.tenant, direction=Direction.OUTBOUND, invoice_id=value
+            ).exists()
+        ):
+            raise ValidationError(
+                _("You already have a document with number %(number)s. Use a new number.")
+                % {"number": value}
+            )
+        return value
+
+    def _vat(self, name: str) -> str:
+        value = (self.cleaned_data.get(name) or "").strip()
+        if not value:
+            return ""
+        try:
+            return validate_company_tax_id(value)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+
+    def clean_vendor_tax_id(self) -> str:
+        return self._vat("vendor_tax_id")
+
+    def clean_customer_tax_id(self) -> str:
+        return self._vat("customer_tax_id")
+
+    def clean_customer_peppol_id(self) -> str:
+        value = (self.cleaned_data.get("customer_peppol_id") or "").strip()
+        if value and not PEPPOL_ID_RE.match(value):
+            raise ValidationError(_("Write it as scheme:identifier, e.g. 0208:0403170701."))
+        return value
+
+    def clean_iban(self) -> str:
+        value = (self.cleaned_data.get("iban") or "").strip()
+        if not value:
+            return ""
+        try:
+            # The country's bank-code tables are incomplete in stdnum: check digits and length.
+            return stdnum_iban.validate(value, check_country=False)
+        except StdnumError:
+            raise ValidationError(
+                _("This IBAN is not valid (check the digits), e.g. BE68 5390 0754 7034.")
+            ) from None
+
+    def clean_bic(self) -> str:
+        value = (self.cleaned_data.get("bic") or "").strip()
+        if not value:
+            return ""
+        try:
+            return stdnum_bic.validate(value)
+        except StdnumError:
+            raise ValidationError(
+                _("A BIC has 8 or 11 letters and digits, e.g. GEBABEBB.")
+            ) from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        issued, due = data.get("invoice_date"), data.get("due_date")
+        if issued and due and due < issued:
+            self.add_error("due_date", _("The due date cannot be before the document date."))
+        if data.get("bic") and not data.get("iban"):
+            self.add_error("iban", _("Give the IBAN that goes with this BIC."))
+        if (
+            not self.errors.get("customer_tax_id")
+            and not data.get("customer_tax_id")
+            and not data.get("customer_peppol_id")
+        ):
+            self.add_error(
+                "customer_tax_id",
+                _("Give the buyer's VAT number or Peppol ID: Peppol needs one to deliver."),
+            )
+        return data
+
+
+class AmountField(forms.DecimalField):
+    """A decimal that also accepts a decimal comma and spaces ("1 250,5")."""
+
+    def to_python(self, value: Any) -> Decimal | None:
+        if isinstance(value, str):
+            value = value.strip().replace(" ", "").replace("\u00a0", "")
+            if "," in value and "." not in value:
+                value = value.replace(",", ".")
+        number = super().to_python(value)
+        if number is not None and not number.is_finite():
+            raise ValidationError(_("Enter a number."), code="invalid")
+        return number
+
+
+def _decimal_field(label: str, *, places: int, min_value: Decimal | None, **kw: Any):
+    validators = [MaxValueValidator(Decimal("999999999"))]
+    if min_value is not None:
+        validators.append(MinValueValidator(min_value))
+    return AmountField(
+        label=label,
+        max_digits=16,
+        decimal_places=places,
+        validators=validators,
+        localize=False,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        **kw,
+    )
+
+
+class LineForm(forms.Form):
+    description = forms.CharField(label=gettext_lazy("Description"), max_length=500)
+    quantity = _decimal_field(gettext_lazy("Quantity"), places=4, min_value=Decimal("0.0001"))
+    unit = forms.ChoiceField(label=gettext_lazy("Unit"), choices=UNIT_CHOICES, initial="C62")
+    unit_price = _decimal_field(gettext_lazy("Unit price"), places=4, min_value=Decimal("0"))
+    tax_rate = _decimal_field(
+        gettext_lazy("VAT %"),
+        places=2,
+        min_value=Decimal("0"),
+        initial=Decimal("21"),
+    )
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.fields["tax_rate"].validators.append(MaxValueValidator(Decimal("100")))
+        self.fields["tax_rate"].widget.attrs["list"] = "vat-rates"
+
+
+class AdjustmentForm(forms.Form):
+    """A document-level allowance (discount) or charge (surcharge)."""
+
+    kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=AllowanceCharge.Kind.choices)
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=200)
+    amount = _decimal_field(gettext_lazy("Amount"), places=2, min_value=Decimal("0.01"))
+    tax_rate = _decimal_field(
+        gettext_lazy("VAT %"), places=2, min_value=Decimal("0"), initial=Decimal("21")
+    )
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.fields["tax_rate"].validators.append(MaxValueValidator(Decimal("100")))
+        self.fields["tax_rate"].widget.attrs["list"] = "vat-rates"
+
+
+class RowFormSet(BaseFormSet):
+    """Every posted row is validated: a half-filled or empty row gets its errors, never skipped."""
+
+    default_error_messages = {
+        "too_few_forms": gettext_lazy("Add at least one line."),
+        "too_many_forms": gettext_lazy("Too many rows: split the document."),
+    }
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs(index)
+        if index is not None and self.is_bound:
+            kwargs["empty_permitted"] = False
+        return kwargs
+
+
+LineFormSet = formset_factory(
+    LineForm,
+    formset=RowFormSet,
+    extra=0,
+    min_num=1,
+    validate_min=True,
+    max_num=MAX_LINES,
+    validate_max=True,
+    absolute_max=MAX_LINES,
+)
+AdjustmentFormSet = formset_factory(
+    AdjustmentForm,
+    formset=RowFormSet,
+    extra=0,
+    max_num=MAX_ADJUSTMENTS,
+    validate_max=True,
+    absolute_max=MAX_ADJUSTMENTS,
+)
+
+LINES_PREFIX = "lines"
+ADJUSTMENTS_PREFIX = "adjustments"
+
+
+def initial_header(tenant, profile: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Seller fields from the tenant (and the API's company profile when known)."""
+    profile = profile or {}
+    address = ", ".join(
+        part
+        for part in (
+            profile.get("company_address"),
+            " ".join(p for p in (profile.get("company_zip"), profile.get("company_city")) if p),
+            profile.get("company_country"),
+        )
+        if part
+    )
+    return {
+        "invoice_date": timezone.localdate(),
+        "currency": "EUR",
+        "vendor_name": profile.get("company_name") or tenant.description or tenant.name,
+        "vendor_tax_id": tenant.company_tax_id or profile.get("company_tax_id") or "",
+        "vendor_company_id": tenant.company_number or profile.get("company_number") or "",
+        "vendor_address": address,
+        "vendor_email": profile.get("company_email") or "",
+    }
