@@ -1,0 +1,60 @@
+"""Django admin views of the mirror (read-mostly) and the audit log (read-only).
+
+Changes to tenants and keys go through the staff screens, which call e-invoice.be; the
+admin is for looking. Key values are never shown here.
+"""
+
+from django.contrib import admin
+
+from tenants.models import ApiKey, AuditEntry, PeppolRegistration, Tenant
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Tenant)
+class TenantAdmin(ReadOnlyAdmin):
+    list_display = (
+        "name",
+        "description",
+        "company_tax_id",
+        "company_number",
+        "peppol_id",
+        "test_mode",
+        "is_deleted",
+    )
+    list_filter = ("test_mode", "is_deleted", "peppol__registered")
+    search_fields = ("name", "description", "company_tax_id", "company_number", "peppol_id")
+    list_select_related = ("peppol",)
+    list_per_page = 50
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdmin):
+    list_display = ("name", "tenant", "fingerprint", "is_current", "created_at", "revoked_at")
+    list_filter = ("is_current",)
+    search_fields = ("name", "tenant__name", "fingerprint")
+    list_select_related = ("tenant",)
+    exclude = ("encrypted_value",)
+
+
+@admin.register(PeppolRegistration)
+class PeppolRegistrationAdmin(ReadOnlyAdmin):
+    list_display = ("tenant", "registered", "status", "peppol_id", "last_checked_at")
+    list_select_related = ("tenant",)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("sequence", "created_at", "actor", "action", "tenant", "target", "outcome")
+    list_filter = ("outcome", "action")
+    search_fields = ("actor", "action", "target")
+    list_select_related = ("tenant",)
