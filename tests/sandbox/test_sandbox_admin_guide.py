@@ -364,3 +364,21 @@ def test_it_keeps_each_organizations_tenants_apart(sandbox):
         headers={"Authorization": "Bearer einv_org_someone_else"},
     )
     assert response.status_code == 401
+
+
+def test_it_answers_404_for_unknown_keys_and_for_writes_to_a_deleted_tenant(sandbox):
+    tenant, _ = sandbox.create_tenant_with_key("acme")
+    base = f"/api/admin/tenants/{tenant['id']}"
+    unknown = sandbox.admin("PUT", f"{base}/api-keys/key_nope", json={"name": "x"})
+    assert unknown.status_code == 404
+    assert unknown.json() == {"detail": "API key not found"}
+    sandbox.admin("DELETE", base)
+    for method, path, body in [
+        ("PUT", base, {"description": "x"}),
+        ("DELETE", base, None),
+        ("POST", f"{base}/api-keys", {"name": "again"}),
+        ("POST", f"{base}/peppol/register", {"peppol_id": "0208:0706165839"}),
+    ]:
+        response = sandbox.admin(method, path, json=body)
+        assert response.status_code == 404, (method, path)
+        assert response.json() == {"detail": "Tenant not found"}

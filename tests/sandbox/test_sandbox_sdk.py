@@ -89,6 +89,7 @@ def test_it_lists_the_inbox_with_the_sdk(sandbox, client, vendor):
 def test_it_parses_every_tenant_api_answer_with_the_sdk(sandbox, client):
     doc = client.documents.create(**invoice())
     assert client.documents.retrieve(doc.id).id == doc.id
+    assert client.documents.validate(doc.id).is_valid is True
     with pytest.warns(DeprecationWarning):  # the SDK prefers drafts.list
         assert client.outbox.list_draft_documents().total == 1
     assert client.drafts.list(state="DRAFT").total == 1
