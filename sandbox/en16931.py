@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
@@ -357,6 +357,10 @@ def _parse_number(raw: Any) -> tuple[Decimal | None, str | None]:
         if not math.isfinite(raw):
             return None, "must be a number"
         value = Decimal(repr(raw))
+    elif isinstance(raw, Decimal):  # Python callers (the sandbox itself) pass Decimals
+        if not raw.is_finite():
+            return None, "must be a number"
+        value = raw
     elif isinstance(raw, str):
         text = raw.strip()
         if not text:
@@ -376,12 +380,19 @@ def _parse_number(raw: Any) -> tuple[Decimal | None, str | None]:
 def _parse_date(raw: Any) -> tuple[date | None, str | None]:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None, None
+    if isinstance(raw, date):  # a Python caller's date (or datetime) object
+        return (raw.date() if isinstance(raw, datetime) else raw), None
     if not isinstance(raw, str) or not _DATE_RE.fullmatch(raw.strip()):
         return None, "must be a date written as YYYY-MM-DD (for example 2024-10-24)"
     try:
         return date.fromisoformat(raw.strip()), None
     except ValueError:
         return None, f"is not a real calendar date ({raw.strip()})"
+
+
+def _blank(raw: Any) -> bool:
+    """Not given: null, or a string of spaces (a field error elsewhere covers other types)."""
+    return raw is None or (isinstance(raw, str) and not raw.strip())
 
 
 def _text(raw: Any) -> str | None:
@@ -600,13 +611,13 @@ class _Reader:
         key, raw = self.pick(obj, *keys)
         where = f"{location}{key}"
         if raw is not None and _text(raw) is None and not isinstance(raw, str):
-            self.error(f"{key} must be text.", where, None, f"{key} is a string")
+            self.error(f"{key} must be text.", where, "JSON-TEXT", f"{key} is a string")
         return where, _text(raw)
 
     def number(self, raw: Any, where: str, label: str) -> Decimal | None:
         value, problem = _parse_number(raw)
         if problem:
-            self.error(f"The {label} {problem}.", where, None, f"{where} is a number")
+            self.error(f"The {label} {problem}.", where, "JSON-NUMBER", f"{where} is a number")
         return value
 
     def amount(self, raw: Any, where: str, label: str, dec_rule: str) -> Decimal | None:
@@ -630,17 +641,21 @@ class _Reader:
             text = raw.strip()
             if not _RATE_RE.fullmatch(text):
                 if "%" in text:
-                    self.error(message, where, None, "tax_rate matches \\d{1,3}(\\.\\d{1,2})?")
+                    self.error(
+                        message, where, "JSON-TAX-RATE", "tax_rate matches \\d{1,3}(\\.\\d{1,2})?"
+                    )
                     return None
                 value, _ = _parse_number(text)
                 if value is None or value < 0 or value > 100:
-                    self.error(message, where, None, "tax_rate matches \\d{1,3}(\\.\\d{1,2})?")
+                    self.error(
+                        message, where, "JSON-TAX-RATE", "tax_rate matches \\d{1,3}(\\.\\d{1,2})?"
+                    )
                     return None
                 if _decimals(value) > 2:
                     self.error(
                         'The VAT rate can have at most 2 decimals (for example "5.50").',
                         where,
-                        None,
+                        "JSON-TAX-RATE",
                         "tax_rate has at most 2 decimals",
                     )
                     return None
@@ -649,24 +664,26 @@ class _Reader:
         else:
             value, problem = _parse_number(raw)
             if value is None:
-                self.error(message, where, None, "tax_rate is a percentage")
+                self.error(message, where, "JSON-TAX-RATE", "tax_rate is a percentage")
                 return None
         if value > 100:
             self.error(
                 f'The VAT rate {_fmt(value)}% is above 100%: write the percentage, such as "21.00".',
                 where,
-                None,
+                "JSON-TAX-RATE",
                 "0 <= tax_rate <= 100",
             )
             return None
         if value < 0:
-            self.error("The VAT rate cannot be negative.", where, None, "0 <= tax_rate <= 100")
+            self.error(
+                "The VAT rate cannot be negative.", where, "JSON-TAX-RATE", "0 <= tax_rate <= 100"
+            )
             return None
         if _decimals(value) > 2:
             self.error(
                 'The VAT rate can have at most 2 decimals (for example "5.50").',
                 where,
-                None,
+                "JSON-TAX-RATE",
                 "tax_rate has at most 2 decimals",
             )
             return None
@@ -693,7 +710,7 @@ class _Reader:
         if raw is None:
             return []
         if not isinstance(raw, list):
-            self.error(f"{label} must be a list.", key, None, f"{key} is an array")
+            self.error(f"{label} must be a list.", key, "JSON-LIST", f"{key} is an array")
             return []
         out = []
         for i, entry in enumerate(raw):
@@ -701,7 +718,10 @@ class _Reader:
                 out.append((i, entry))
             else:
                 self.error(
-                    f"Each entry of {label} must be an object.", f"{key}[{i}]", None, "object"
+                    f"Each entry of {label} must be an object.",
+                    f"{key}[{i}]",
+                    "JSON-OBJECT",
+                    "object",
                 )
         return out
 
@@ -719,7 +739,7 @@ class _Reader:
                     "The document type must be INVOICE, CREDIT_NOTE, DEBIT_NOTE, "
                     "SELFBILLING_INVOICE or SELFBILLING_CREDIT_NOTE.",
                     key,
-                    None,
+                    "JSON-DOCUMENT-TYPE",
                     "document_type in DocumentType",
                 )
         _, doc.invoice_id = self.text(p, "", "invoice_id", "invoice_number")
@@ -792,7 +812,7 @@ class _Reader:
                 + ", ".join(sorted(API_CURRENCIES))
                 + "; the live service may refuse it.",
                 "currency",
-                None,
+                "JSON-CURRENCY",
                 "currency in CurrencyCode",
             )
 
@@ -842,7 +862,7 @@ class _Reader:
                     f"The {who} email address {_show(party.email)} does not look like an email "
                     "address.",
                     where,
-                    None,
+                    "JSON-EMAIL",
                     "email has the form name@domain",
                 )
             party.tax_id = self.read_tax_id(f"{role}_tax_id", who)
@@ -885,7 +905,9 @@ class _Reader:
             return None
         example = "for example BE1018265814 for Belgium"
         if not isinstance(raw, str):
-            self.error(f"The {who} VAT number must be text ({example}).", key, None, "string")
+            self.error(
+                f"The {who} VAT number must be text ({example}).", key, "JSON-TEXT", "string"
+            )
             return None
         compact = _compact_tax_id(raw)
         prefix = compact[:2]
@@ -912,7 +934,7 @@ class _Reader:
                     f"The {who} VAT number {_show(raw.strip())} is not valid: its length or check "
                     "digits are wrong. Please copy it again from an official document.",
                     key,
-                    None,
+                    "JSON-VAT-NUMBER",
                     f"{prefix} VAT number check digits",
                 )
                 return compact.upper()
@@ -1037,7 +1059,7 @@ class _Reader:
                 f"Line {i + 1} has a negative quantity. A credit note lists what is credited "
                 "with positive quantities; a negative line here charges the customer again.",
                 at + "quantity",
-                None,
+                "JSON-CREDIT-NOTE-QUANTITY",
                 "credit note quantities are positive",
             )
         if line_tax is not None and code != "O":
@@ -1048,7 +1070,7 @@ class _Reader:
                     f"{_fmt(amount)} ({_fmt(exact)}). The VAT of the invoice is computed per "
                     "rate on the totals, so this figure is not used.",
                     at + "tax",
-                    None,
+                    "JSON-LINE-TAX",
                     "tax = amount × tax_rate / 100",
                 )
         return Line(
@@ -1114,7 +1136,7 @@ class _Reader:
         if raw is None:
             return []
         if not isinstance(raw, list):
-            self.error(f"Line {key} must be a list.", at + key, None, "array")
+            self.error(f"Line {key} must be a list.", at + key, "JSON-LIST", "array")
             return []
         out = []
         rules = ("BR-43", "BR-44", "BR-DEC-27", "BR-DEC-28") if is_charge else (
@@ -1123,7 +1145,9 @@ class _Reader:
         for j, entry in enumerate(raw):
             where = f"{at}{key}[{j}]"
             if not isinstance(entry, dict):
-                self.error(f"Each line {key[:-1]} must be an object.", where, None, "object")
+                self.error(
+                    f"Each line {key[:-1]} must be an object.", where, "JSON-OBJECT", "object"
+                )
                 continue
             ac = self.read_allowance_charge(entry, where, is_charge, rules)
             if ac is not None:
@@ -1199,7 +1223,7 @@ class _Reader:
                 f"The {kind} amount cannot be negative; use "
                 f"{'an allowance' if is_charge else 'a charge'} instead.",
                 where + ".amount",
-                None,
+                "JSON-NEGATIVE-AMOUNT",
                 "cbc:Amount >= 0",
             )
         reason = _text(entry.get("reason"))
@@ -1246,7 +1270,7 @@ class _Reader:
                         f"The IBAN {_show(iban)} is not valid: its length or check digits are "
                         "wrong. Please copy it again from a bank statement.",
                         where,
-                        None,
+                        "JSON-IBAN",
                         "ISO 13616 IBAN check digits (mod 97)",
                     )
             where, bic = self.text(entry, at, "swift", "bic")
@@ -1258,7 +1282,7 @@ class _Reader:
                         f"The BIC/SWIFT code {_show(bic)} is not valid: it has 8 or 11 characters, "
                         'such as "GEBABEBB".',
                         where,
-                        None,
+                        "JSON-BIC",
                         "ISO 9362 BIC format",
                     )
                 else:
@@ -1267,7 +1291,7 @@ class _Reader:
                             f"The BIC {payment.bic} belongs to a bank in {payment.bic[4:6]} but "
                             f"the IBAN is from {payment.iban[:2]}; check both.",
                             where,
-                            None,
+                            "JSON-BIC-COUNTRY",
                             "BIC country = IBAN country",
                         )
             _, payment.account_number = self.text(entry, at, "bank_account_number")
@@ -1285,7 +1309,7 @@ class _Reader:
                 self.error(
                     f"The structured reference {_show(reference)} (RF…) has wrong check digits.",
                     where,
-                    None,
+                    "JSON-PAYMENT-REFERENCE",
                     "ISO 11649 creditor reference",
                 )
         elif re.fullmatch(r"(\+\+\+|\*\*\*)?[0-9]{3}/?[0-9]{4}/?[0-9]{5}(\+\+\+|\*\*\*)?", compact):
@@ -1294,7 +1318,7 @@ class _Reader:
                     f"The structured communication {_show(reference)} has wrong check digits "
                     "(the last two digits are the first ten modulo 97).",
                     where,
-                    None,
+                    "JSON-PAYMENT-REFERENCE",
                     "Belgian OGM-VCS check digits",
                 )
 
@@ -1356,7 +1380,7 @@ def _check_document(reader: _Reader, doc: Document) -> None:
             "BR-02",
             "normalize-space(cbc:ID) != ''",
         )
-    if doc.invoice_date is None and p.get("invoice_date") in (None, ""):
+    if doc.invoice_date is None and _blank(p.get("invoice_date")):
         reader.error(
             "The invoice date is missing.",
             "invoice_date",
@@ -1368,7 +1392,7 @@ def _check_document(reader: _Reader, doc: Document) -> None:
             f"The due date {doc.due_date.isoformat()} is before the invoice date "
             f"{doc.invoice_date.isoformat()}.",
             "due_date",
-            None,
+            "JSON-DUE-DATE",
             "due_date >= invoice_date",
         )
     if doc.service_start and doc.service_end and doc.service_end < doc.service_start:
@@ -1383,7 +1407,7 @@ def _check_document(reader: _Reader, doc: Document) -> None:
             "The billing reference is this document's own number; it should be the number "
             "of the invoice being corrected.",
             "billing_reference",
-            None,
+            "JSON-BILLING-REFERENCE",
             "billing_reference != invoice_id",
         )
     _check_parties(reader, doc)
@@ -1394,7 +1418,8 @@ def _check_document(reader: _Reader, doc: Document) -> None:
 
 def _check_parties(reader: _Reader, doc: Document) -> None:
     vendor, customer = doc.vendor, doc.customer
-    if vendor.country is None:
+    # A VAT number that was given but unreadable has its own error; no second one for its country.
+    if vendor.country is None and _blank(reader.payload.get("vendor_tax_id")):
         reader.error(
             "We cannot tell the seller's country: give the VAT number with its country prefix "
             'or end the address with the country (for example "…, Belgium").',
@@ -1402,7 +1427,7 @@ def _check_parties(reader: _Reader, doc: Document) -> None:
             "BR-09",
             "normalize-space(cac:Country/cbc:IdentificationCode) != ''",
         )
-    if customer.country is None:
+    if customer.country is None and _blank(reader.payload.get("customer_tax_id")):
         reader.error(
             "We cannot tell the buyer's country: give the VAT number with its country prefix "
             'or end the address with the country (for example "…, Belgium").',
@@ -1410,7 +1435,7 @@ def _check_parties(reader: _Reader, doc: Document) -> None:
             "BR-11",
             "normalize-space(cac:Country/cbc:IdentificationCode) != ''",
         )
-    tax_id_given = reader.payload.get("vendor_tax_id") not in (None, "")
+    tax_id_given = not _blank(reader.payload.get("vendor_tax_id"))
     if not tax_id_given and not vendor.company_id:
         reader.error(
             "The seller needs a VAT number (vendor_tax_id) or a company number "
@@ -1427,8 +1452,8 @@ def _check_parties(reader: _Reader, doc: Document) -> None:
             "PEPPOL-EN16931-R020",
             "cbc:EndpointID",
         )
-    customer_id_given = any(
-        reader.payload.get(k) not in (None, "") for k in ("customer_tax_id", "customer_peppol_id")
+    customer_id_given = not all(
+        _blank(reader.payload.get(k)) for k in ("customer_tax_id", "customer_peppol_id")
     )
     if customer.endpoint is None and not customer_id_given:
         reader.error(
@@ -1443,13 +1468,13 @@ def _check_parties(reader: _Reader, doc: Document) -> None:
 def _check_categories(reader: _Reader, doc: Document) -> None:
     used = {line.tax_code for line in doc.lines}
     used |= {ac.tax_code for ac in (*doc.allowances, *doc.charges)}
-    vendor_vat = reader.payload.get("vendor_tax_id") not in (None, "")
-    customer_vat = reader.payload.get("customer_tax_id") not in (None, "")
+    vendor_vat = not _blank(reader.payload.get("vendor_tax_id"))
+    customer_vat = not _blank(reader.payload.get("customer_tax_id"))
     for code in sorted(used):
         family = _CATEGORY_RULES[code]
         name = CATEGORY_NAMES[code]
         if code in ("S", "Z", "E", "AE", "K", "G", "L", "M") and not vendor_vat:
-            if reader.payload.get("vendor_company_id") in (None, ""):
+            if _blank(reader.payload.get("vendor_company_id")):
                 continue  # BR-CO-26 already asks for an identifier
             reader.error(
                 f"An invoice with {name} lines must carry the seller's VAT number (vendor_tax_id).",
@@ -1483,7 +1508,7 @@ def _check_categories(reader: _Reader, doc: Document) -> None:
                 f"This {kind} has no VAT rate, so {_rate_str(ac.tax_rate)}% applies, but no "
                 f"line uses that rate. Give the {kind} the VAT rate of the lines it relates to.",
                 ac.location + ".tax_rate",
-                None,
+                "JSON-DEFAULT-RATE",
                 "allowance/charge tax_rate is one of the line rates",
             )
     if "O" in used and len(used) > 1:
@@ -1575,11 +1600,11 @@ def _check_totals(reader: _Reader, doc: Document, totals: Totals) -> None:
             "total_discount is not part of the EN 16931 totals: put discounts in allowances "
             "(with their VAT category) so they reduce the subtotal.",
             "total_discount",
-            None,
+            "JSON-TOTAL-DISCOUNT",
             "total_discount = 0",
         )
 
-    no_due_date = p.get("due_date") in (None, "")
+    no_due_date = _blank(p.get("due_date"))
     if totals.payable > 0 and no_due_date and not doc.payment_term:
         reader.error(
             "Say when the invoice must be paid: give a due date (due_date) or payment terms "
@@ -1594,7 +1619,7 @@ def _check_totals(reader: _Reader, doc: Document, totals: Totals) -> None:
             "the amounts credited as positive numbers; a negative credit note would charge the "
             "customer. Use positive quantities, or send an invoice instead.",
             "invoice_total" if p.get("invoice_total") is not None else "items",
-            None,
+            "JSON-CREDIT-NOTE-TOTAL",
             "credit note total >= 0",
         )
     elif not doc.is_credit_note and totals.tax_inclusive < 0:
@@ -1602,7 +1627,7 @@ def _check_totals(reader: _Reader, doc: Document, totals: Totals) -> None:
             f"This invoice adds up to {_fmt(totals.tax_inclusive)}. To give money back, send a "
             "credit note (document_type CREDIT_NOTE) with positive amounts.",
             "invoice_total" if p.get("invoice_total") is not None else "items",
-            None,
+            "JSON-NEGATIVE-INVOICE",
             "invoice total >= 0",
         )
 
@@ -1621,7 +1646,7 @@ def _check_tax_details(reader: _Reader, totals: Totals) -> None:
             reader.error(
                 f"No line, allowance or charge uses the VAT rate {_rate_str(rate)}%.",
                 where + ".rate",
-                None,
+                "JSON-TAX-DETAIL-RATE",
                 "every VAT breakdown has lines of that rate",
             )
         elif amount != by_rate[rate]:
@@ -1653,7 +1678,7 @@ def validate_document(payload: dict) -> list[dict]:
         try:
             if not isinstance(payload, dict):
                 reader = _Reader({})
-                reader.error("The invoice must be a JSON object.", None, None, "object")
+                reader.error("The invoice must be a JSON object.", None, "JSON-OBJECT", "object")
                 return reader.issues
             reader, doc = _read(payload)
             _check_document(reader, doc)

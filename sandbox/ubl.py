@@ -40,8 +40,9 @@ SEPA_COUNTRIES = frozenset(
 
 # XML 1.0 cannot carry control characters or lone surrogates, whatever JSON delivered.
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# "1980 Zemst", "1015 CJ Amsterdam", "L-1234 Luxembourg", "114 55 Stockholm".
 _POSTAL_CITY = re.compile(
-    r"(?:[A-Z]{1,2}-)?([0-9]{4,5}|[0-9]{3} ?[0-9]{2}|[0-9]{4} ?[A-Z]{2})\s+(.+)"
+    r"(?:[A-Z]{1,2}-)?([0-9]{4} ?[A-Z]{2}|[0-9]{4,5}|[0-9]{3} [0-9]{2})\s+(.+)"
 )
 
 
