@@ -144,7 +144,7 @@ def merged_totals(payload: dict[str, Any]) -> dict[str, Any]:
     return totals
 
 
-def store_attachment(doc_id: str, data: dict[str, Any]) -> dict[str, Any]:
+def store_attachment(data: dict[str, Any]) -> dict[str, Any]:
     raw = b""
     if data.get("file_data"):
         try:
@@ -177,7 +177,7 @@ def new_document(
         updated_at=moment,
         seq=sandbox.store.next_seq(),
     )
-    doc.attachments = [store_attachment(doc.id, a) for a in payload.get("attachments", [])]
+    doc.attachments = [store_attachment(a) for a in payload.get("attachments", [])]
     doc.ubl = engine.to_ubl(payload, doc.id)
     doc.validated_at = moment  # only documents that passed the checks are created
     doc.add_event("document_created", {"source": "json"})

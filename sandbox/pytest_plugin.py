@@ -11,10 +11,21 @@ from collections.abc import Iterator
 
 import pytest
 
+from sandbox.config import DEFAULT_ORG_KEY
 from sandbox.testing import SandboxHandle, SandboxProcess
 
-# Tests want quick state changes; rate limits keep their real values.
-TEST_ENV = {"SANDBOX_SEND_DELAY": "0.2", "SANDBOX_WEBHOOK_RETRY_DELAYS": "0.2,0.4"}
+# Hermetic: whatever the shell exports, tests get the demo org key, the real rate limits, no
+# state file, and quick state changes (send delay, webhook retries).
+TEST_ENV = {
+    "SANDBOX_ORG_KEYS": DEFAULT_ORG_KEY,
+    "SANDBOX_RATE_PER_MINUTE": "100",
+    "SANDBOX_RATE_PER_HOUR": "1000",
+    "SANDBOX_TIME_SCALE": "1",
+    "SANDBOX_SEND_DELAY": "0.2",
+    "SANDBOX_WEBHOOK_RETRY_DELAYS": "0.2,0.4",
+    "SANDBOX_WEBHOOK_TIMEOUT": "5",
+    "SANDBOX_STATE_FILE": "",
+}
 
 
 @pytest.fixture(scope="session")
