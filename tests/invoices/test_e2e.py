@@ -1,0 +1,145 @@
+"""Done-when, end to end against the sandbox with real, signed webhooks to a live portal.
+
+Carol (tenant A) validates an invoice (errors first, then fixed), sends it to Bob's tenant B:
+it reaches SENT on A's list and RECEIVED in B's inbox through notifications alone; a credit
+note follows the same path; a send to a buyer who is not on Peppol ends FAILED and says why.
+"""
+
+import re
+import time
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from invoices.models import Direction, Document, DocumentType, Mailbox, State, WebhookEvent
+from tests.invoices.conftest import NOT_ON_PEPPOL, editor_post, line
+from tests.invoices.test_editor import blocks
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def portal_url(live_server, settings) -> str:
+    """Webhooks are registered with this URL: the sandbox posts to the live test server."""
+    settings.PORTAL_BASE_URL = live_server.url
+    return live_server.url
+
+
+def wait_for(check, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def state_of(document: Document) -> str:
+    document.refresh_from_db()
+    return document.state
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def test_it_validates_sends_and_delivers_an_invoice_and_a_credit_note(
+    client, seller, buyer, carol, bob, portal_url, sandbox
+):
+    # Bob opens his screens once: the portal registers tenant B's webhook.
+    client.force_login(bob)
+    assert client.get(reverse("invoices:inbox")).status_code == 200
+    assert Mailbox.objects.get(tenant=buyer.tenant).has_webhook
+
+    client.force_login(carol)
+    client.get(reverse("invoices:documents"))
+    assert Mailbox.objects.get(tenant=seller.tenant).has_webhook
+    new = reverse("invoices:new_invoice")
+    lines = [line("Sourdough bread", "10", "4.50", "6"), line("Birthday cake", "1", "35", "21")]
+
+    # 1. Check: the API finds problems; each one shows next to its input, nothing typed is lost.
+    wrong = editor_post(
+        lines,
+        action="validate",
+        invoice_id="INV-E2E-1",
+        payment_term="",
+        payment_reference="+++010/8068/17184+++",
+    )
+    shown = blocks(client.post(new, wrong))
+    assert "give a due date" in shown["field-due_date"]
+    assert "check digits" in shown["field-payment_reference"]
+    assert "2 problems" in shown["issue-count"]
+
+    # 2. Fixed: valid.
+    fixed = editor_post(
+        lines, action="validate", invoice_id="INV-E2E-1", payment_reference="+++010/8068/17183+++"
+    )
+    assert "ready to send" in blocks(client.post(new, fixed))["validated"]
+
+    # 3. Send.
+    response = client.post(new, {**fixed, "action": "send"})
+    assert response.status_code == 302
+    invoice = Document.objects.get(tenant=seller.tenant, invoice_id="INV-E2E-1")
+    assert wait_for(lambda: state_of(invoice) == State.SENT), invoice.state
+    assert WebhookEvent.objects.filter(
+        mailbox__tenant=seller.tenant, event_type="document.sent"
+    ).exists()
+    listing = text(client.get(reverse("invoices:documents")))
+    assert 'data-document="INV-E2E-1"' in listing and 'data-state="SENT"' in listing
+
+    # 4. B received it by notification, before Bob even looks.
+    received = wait_for(
+        lambda: Document.objects.filter(tenant=buyer.tenant, invoice_id="INV-E2E-1").first()
+    )
+    assert received and received.state == State.RECEIVED and received.direction == Direction.INBOUND
+    assert received.total == invoice.total
+    client.force_login(bob)
+    inbox = text(client.get(reverse("invoices:inbox")))
+    assert 'data-document="INV-E2E-1"' in inbox and 'data-state="RECEIVED"' in inbox
+
+    # 5. A credit note for part of it, the same way.
+    client.force_login(carol)
+    credit = editor_post(
+        [line("Birthday cake (returned)", "1", "35", "21")],
+        action="send",
+        invoice_id="CN-E2E-1",
+        corrects=str(invoice.pk),
+    )
+    assert client.post(reverse("invoices:new_credit_note"), credit).status_code == 302
+    note = Document.objects.get(tenant=seller.tenant, invoice_id="CN-E2E-1")
+    assert note.document_type == DocumentType.CREDIT_NOTE
+    assert wait_for(lambda: state_of(note) == State.SENT), note.state
+    got = wait_for(
+        lambda: Document.objects.filter(tenant=buyer.tenant, invoice_id="CN-E2E-1").first()
+    )
+    assert got and got.document_type == DocumentType.CREDIT_NOTE and str(got.total) == "42.35"
+
+
+def test_it_ends_failed_and_says_why_when_the_buyer_is_not_on_peppol(
+    client, seller, carol, portal_url, sandbox
+):
+    client.force_login(carol)
+    client.get(reverse("invoices:documents"))
+    body = editor_post(
+        [line()],
+        action="send",
+        invoice_id="INV-E2E-F",
+        customer_name=NOT_ON_PEPPOL["company_name"],
+        customer_tax_id=NOT_ON_PEPPOL["company_tax_id"],
+        invoice_date=date.today().isoformat(),
+    )
+    # The Peppol check warns before sending.
+    check = client.get(
+        reverse("invoices:peppol_check"),
+        {"customer_tax_id": NOT_ON_PEPPOL["company_tax_id"], "kind": "invoice"},
+    )
+    assert "is not registered on Peppol: sending will fail" in text(check)
+
+    assert client.post(reverse("invoices:new_invoice"), body).status_code == 302
+    document = Document.objects.get(tenant=seller.tenant, invoice_id="INV-E2E-F")
+    assert wait_for(lambda: state_of(document) == State.FAILED), document.state
+    page = text(client.get(reverse("invoices:detail", args=[document.pk])))
+    assert (
+        "Delivery failed: Receiver 0208:1286602456 is not registered on the Peppol network" in page
+    )
