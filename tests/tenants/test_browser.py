@@ -18,8 +18,8 @@ def test_an_admin_creates_a_tenant_and_a_key_and_sees_it_once(page, screenshot, 
     page.press("#id_company_tax_id", "Tab")
     # htmx suggestions, while typing
     suggestions = page.locator("#suggestions")
-    suggestions.get_by_text("dijle-software-bv").wait_for()
-    assert "0208:1998121608" in suggestions.inner_text()
+    suggestions.get_by_text("0208:1998121608").wait_for()
+    assert "dijle-software-bv" in suggestions.inner_text()
     screenshot("tenant-form")
     page.click("button:has-text('Create tenant')")
 
