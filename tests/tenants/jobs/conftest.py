@@ -34,7 +34,7 @@ def on_sandbox(portal_on_sandbox):
 
 def customer(i: int, **extra) -> dict:
     """A valid Belgian customer: enterprise number with its mod-97 check digits."""
-    base = 20_000_000 + i
+    base = 2_000_000 + i
     number = f"0{base:07d}{97 - (base % 97):02d}"
     return {
         "name": f"customer-{i:04d}",

@@ -1,0 +1,268 @@
+"""Staff screens of the workers: onboard one customer, a CSV batch, the jobs list and a job
+page that follows its steps live (htmx polling partial, with a plain link as fallback), key
+rotation, the mirror reconciliation report; and the customer's one-time key reveal page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.access import admin_required, customer_required, staff_required
+from tenants.jobs import bulk, onboarding, reconcile, rotation
+from tenants.jobs.forms import BulkUploadForm, OnboardForm, RotationPolicyForm
+from tenants.models import Tenant
+from tenants.models.jobs import (
+    STEP_ORDER,
+    BulkOnboarding,
+    JobState,
+    KeyRotation,
+    OnboardingJob,
+    OnboardingStep,
+    ReconcileReport,
+)
+
+
+def tenant_url(tenant: Tenant | None) -> str:
+    """The tenant's staff page, when the mirror screens provide one."""
+    if tenant is None:
+        return ""
+    try:
+        return reverse("tenants:tenant_detail", args=[tenant.pk])
+    except NoReverseMatch:
+        return ""
+
+
+# --- one onboarding --------------------------------------------------------------------------
+@staff_required
+def onboard(request: HttpRequest) -> HttpResponse:
+    form = OnboardForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        job = onboarding.start(data, register_peppol=data["register_peppol"], user=request.user)
+        messages.success(request, _("Onboarding of %(name)s started.") % {"name": job.name})
+        return redirect("tenants:job", job.pk)
+    return render(request, "tenants/jobs/onboard.html", {"form": form})
+
+
+def _steps(job: OnboardingJob) -> list[dict]:
+    current = STEP_ORDER.index(OnboardingStep(job.step))
+    steps = []
+    for index, step in enumerate(STEP_ORDER[:-1]):
+        if index < current:
+            status = "succeeded"
+        elif index == current:
+            status = job.state
+        else:
+            status = "pending"
+        steps.append({"label": step.label, "status": status})
+    return steps
+
+
+@staff_required
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(OnboardingJob.objects.select_related("tenant", "api_key"), pk=pk)
+    ctx = {"job": job, "steps": _steps(job), "tenant_url": tenant_url(job.tenant)}
+    if request.htmx:
+        return render(request, "tenants/jobs/_job_status.html", ctx)
+    return render(request, "tenants/jobs/job.html", ctx)
+
+
+@staff_required
+@require_POST
+def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(OnboardingJob, pk=pk)
+    if onboarding.retry(job, user=request.user):
+        messages.success(request, _("The job was queued again; it resumes at its failed step."))
+    else:
+        messages.warning(request, _("Only a failed job can be retried."))
+    return redirect("tenants:job", job.pk)
+
+
+@staff_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = OnboardingJob.objects.select_related("tenant")
+    state = request.GET.get("state", "")
+    if state in JobState.values:
+        jobs = jobs.filter(state=state)
+    else:
+        state = ""
+    page = Paginator(jobs, 50).get_page(request.GET.get("page"))
+    ctx = {"page": page, "state": state, "states": JobState.choices}
+    return render(request, "tenants/jobs/jobs.html", ctx)
+
+
+# --- CSV ------------------------------------------------------------------------------------
+@staff_required
+def bulk_upload(request: HttpRequest) -> HttpResponse:
+    form = BulkUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = bulk.create_batch(
+                form.cleaned_data["file"],
+                register_peppol=form.cleaned_data["register_peppol"],
+                user=request.user,
+            )
+        except bulk.CsvUnreadable as e:
+            form.add_error("file", str(e))
+        else:
+            return redirect("tenants:bulk", batch.pk)
+    ctx = {"form": form, "columns": bulk.COLUMNS, "batches": BulkOnboarding.objects.all()[:10]}
+    return render(request, "tenants/jobs/bulk_upload.html", ctx)
+
+
+@staff_required
+def bulk_template(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(bulk.template_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="onboarding-template.csv"'
+    return response
+
+
+@staff_required
+def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(BulkOnboarding, pk=pk)
+    jobs = {j.row_number: j for j in batch.jobs.all()}
+    rows = [
+        {
+            **r,
+            "job": jobs.get(r["row"]),
+            "cells": [
+                {"value": r["data"].get(bulk.FIELD_OF[c], ""), "errors": r["errors"].get(c, [])}
+                for c in bulk.COLUMNS
+            ],
+        }
+        for r in batch.rows
+    ]
+    ctx = {
+        "batch": batch,
+        "rows": rows,
+        "columns": bulk.COLUMNS,
+        "progress": bulk.progress(batch),
+        "valid_count": len(batch.valid_rows),
+        "invalid_count": len(batch.invalid_rows),
+    }
+    if request.htmx:
+        return render(request, "tenants/jobs/_bulk_status.html", ctx)
+    return render(request, "tenants/jobs/bulk.html", ctx)
+
+
+@staff_required
+@require_POST
+def bulk_start(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(BulkOnboarding, pk=pk)
+    started = bulk.start(batch, user=request.user)
+    if started:
+        messages.success(request, _("%(n)s onboarding job(s) queued.") % {"n": started})
+    return redirect("tenants:bulk", batch.pk)
+
+
+@staff_required
+@require_POST
+def bulk_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(BulkOnboarding, pk=pk)
+    n = bulk.retry_failed(batch, user=request.user)
+    messages.success(request, _("%(n)s failed row(s) queued again.") % {"n": n})
+    return redirect("tenants:bulk", batch.pk)
+
+
+@staff_required
+def bulk_results(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(BulkOnboarding, pk=pk)
+    response = HttpResponse(bulk.results_csv(batch), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="onboarding-{batch.pk}-results.csv"'
+    return response
+
+
+# --- key rotation -----------------------------------------------------------------------------
+@staff_required
+def rotations(request: HttpRequest) -> HttpResponse:
+    page = Paginator(KeyRotation.objects.select_related("tenant"), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "tenants/jobs/rotations.html", {"page": page})
+
+
+@staff_required
+def tenant_rotation(request: HttpRequest, pk: int) -> HttpResponse:
+    tenant = get_object_or_404(Tenant, pk=pk)
+    form = RotationPolicyForm(request.POST or None, initial={"rotation_days": tenant.rotation_days})
+    if request.method == "POST":
+        if not request.user.is_reseller_admin:
+            raise Http404
+        if form.is_valid():
+            rotation.set_policy(tenant, form.cleaned_data["rotation_days"], user=request.user)
+            messages.success(request, _("Rotation policy saved."))
+            return redirect("tenants:tenant_rotation", tenant.pk)
+    ctx = {
+        "tenant": tenant,
+        "form": form,
+        "rotations": tenant.rotations.all()[:20],
+        "due_at": rotation.due_at(tenant),
+        "tenant_url": tenant_url(tenant),
+    }
+    if request.htmx:
+        return render(request, "tenants/jobs/_rotation_status.html", ctx)
+    return render(request, "tenants/jobs/tenant_rotation.html", ctx)
+
+
+@admin_required
+@require_POST
+def rotate_now(request: HttpRequest, pk: int) -> HttpResponse:
+    tenant = get_object_or_404(Tenant, pk=pk)
+    try:
+        rotation.start(tenant, reason=KeyRotation.REASON_MANUAL, user=request.user)
+    except rotation.RotationRefused as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, _("Key rotation started."))
+    return redirect("tenants:tenant_rotation", tenant.pk)
+
+
+@never_cache
+@customer_required
+def key_reveal(request: HttpRequest, token: str) -> HttpResponse:
+    """The customer's one-time view of a rotated key (the link from the email)."""
+    result = rotation.open_reveal_link(token, request.user, request)
+    return render(
+        request,
+        "tenants/jobs/key_reveal.html",
+        {"result": result},
+        status=200 if result.ok else 410 if result.gone else 404,
+    )
+
+
+# --- reconciliation ---------------------------------------------------------------------------
+@staff_required
+def sync(request: HttpRequest) -> HttpResponse:
+    report = ReconcileReport.objects.first()
+    ctx = {"report": report}
+    if request.htmx:
+        return render(request, "tenants/jobs/_sync_report.html", ctx)
+    return render(request, "tenants/jobs/sync.html", ctx)
+
+
+@staff_required
+@require_POST
+def sync_run(request: HttpRequest) -> HttpResponse:
+    reconcile.start(user=request.user)
+    messages.success(request, _("Comparison with e-invoice.be started."))
+    return redirect("tenants:sync")
+
+
+@admin_required
+@require_POST
+def sync_action(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+    report = get_object_or_404(ReconcileReport, pk=pk)
+    action = request.POST.get("action", "")
+    try:
+        reconcile.resolve(report, index, action, user=request.user)
+    except reconcile.ActionRefused as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, _("Done."))
+    return redirect("tenants:sync")

@@ -1,0 +1,160 @@
+"""The job screens: onboarding form, job page (htmx partial), jobs list, CSV batch."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from tenants.jobs import onboarding
+from tenants.models.jobs import BulkOnboarding, JobState, OnboardingJob, OnboardingStep
+from tests.tenants.jobs.conftest import admin_calls, customer, run_until_finished
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(**overrides) -> dict:
+    data = customer(1)
+    data.pop("name")
+    return {**data, "register_peppol": "on", **overrides}
+
+
+def test_it_starts_an_onboarding_from_one_form(client, otto, django_capture_on_commit_callbacks):
+    client.force_login(otto)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse("tenants:onboard"), form_data())
+
+    job = OnboardingJob.objects.get()
+    assert response.status_code == 302 and response.url == reverse("tenants:job", args=[job.pk])
+    assert job.name == "customer-1-bv"  # derived from the company name
+    assert job.state == JobState.QUEUED and job.register_peppol and job.created_by == otto
+    assert len(callbacks) == 1  # the dispatcher is kicked only after the commit
+
+
+def test_it_shows_field_errors_and_starts_nothing(client, otto):
+    client.force_login(otto)
+    response = client.post(reverse("tenants:onboard"), form_data(company_number="0403170702"))
+
+    assert response.status_code == 200
+    assert "Not a valid Belgian enterprise number" in response.content.decode()
+    assert not OnboardingJob.objects.exists()
+
+
+def test_it_keeps_customers_out_of_the_job_screens(client, carol):
+    client.force_login(carol)
+    for name in ("tenants:onboard", "tenants:jobs", "tenants:bulk_upload", "tenants:sync"):
+        assert client.get(reverse(name)).status_code == 403
+
+
+def test_it_polls_the_job_status_until_the_job_ends(client, otto, on_sandbox):
+    client.force_login(otto)
+    job = onboarding.start(customer(2), register_peppol=True)
+    url = reverse("tenants:job", args=[job.pk])
+
+    page = client.get(url).content.decode()
+    partial = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert 'hx-trigger="every 2s"' in page and f'hx-get="{url}"' in page
+    assert "<html" not in partial and 'id="job-status"' in partial
+    assert f'href="{url}"' in partial  # a plain link does the same without JavaScript
+
+    run_until_finished(job)
+    partial = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "hx-trigger" not in partial
+    assert "The customer is onboarded." in partial
+    assert partial.count('data-step-status="succeeded"') == 3
+
+
+def test_it_retries_a_failed_job_from_its_page(client, otto, on_sandbox):
+    client.force_login(otto)
+    on_sandbox.set_faults(
+        rules=[{"method": "POST", "path": "/api/admin/tenants/*/peppol/register", "status": 409}]
+    )
+    job = run_until_finished(onboarding.start(customer(3), register_peppol=True))
+    page = client.get(reverse("tenants:job", args=[job.pk])).content.decode()
+    assert "Retry from the failed step" in page
+
+    client.post(reverse("tenants:job_retry", args=[job.pk]))
+
+    job.refresh_from_db()
+    assert job.state == JobState.QUEUED and job.step == OnboardingStep.REGISTER_PEPPOL
+
+
+def test_it_lists_only_failed_jobs_when_asked(client, otto):
+    client.force_login(otto)
+    ok = onboarding.start(customer(4), register_peppol=False)
+    bad = onboarding.start(customer(5), register_peppol=False)
+    OnboardingJob.objects.filter(pk=bad.pk).update(state=JobState.FAILED, last_error="boom")
+
+    page = client.get(reverse("tenants:jobs"), {"state": "failed"}).content.decode()
+
+    assert bad.name in page and ok.name not in page
+
+
+CSV = (
+    "company_name,name,country,company_number,vat_number,peppol_id\n"
+    "Good One BV,good-one,BE,{good},BE{good},\n"
+    "Bad Number BV,bad-number,BE,0403170702,,\n"
+    "Good Two BV,good-one,BE,{good2},,\n"
+)
+
+
+def _upload(client, text: str):
+    good, good2 = customer(6)["company_number"], customer(7)["company_number"]
+    data = text.format(good=good, good2=good2).encode()
+    return client.post(
+        reverse("tenants:bulk_upload"),
+        {"file": SimpleUploadedFile("customers.csv", data, "text/csv"), "register_peppol": "on"},
+    )
+
+
+def test_it_checks_every_csv_row_before_sending_anything(client, otto, on_sandbox):
+    client.force_login(otto)
+    response = _upload(client, CSV)
+    batch = BulkOnboarding.objects.get()
+    assert response.url == reverse("tenants:bulk", args=[batch.pk])
+
+    page = client.get(response.url).content.decode()
+
+    assert "Not a valid Belgian enterprise number" in page  # line 3, company_number cell
+    assert "Same as line 2 of this file." in page  # line 4 reuses line 2's name
+    assert "Onboard 1 customer" in page
+    assert not OnboardingJob.objects.exists() and admin_calls(on_sandbox) == []
+
+
+def test_it_runs_the_valid_rows_and_writes_a_results_file_without_keys(client, otto, on_sandbox):
+    client.force_login(otto)
+    batch_url = _upload(client, CSV).url
+    batch = BulkOnboarding.objects.get()
+
+    client.post(reverse("tenants:bulk_start", args=[batch.pk]))
+    client.post(reverse("tenants:bulk_start", args=[batch.pk]))  # a double click starts nothing
+
+    jobs = list(batch.jobs.all())
+    assert [j.name for j in jobs] == ["good-one"]
+    run_until_finished(jobs[0])
+    status = client.get(batch_url, headers={"HX-Request": "true"}).content.decode()
+    assert "1 of 1 onboarded, 0 failed." in status and "hx-trigger" not in status
+
+    results = client.get(reverse("tenants:bulk_results", args=[batch.pk]))
+    text = results.content.decode()
+    assert results["Content-Type"].startswith("text/csv")
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("line,company_name,name,state")
+    assert ",succeeded," in lines[1] and ",yes," in lines[1]
+    assert ",invalid," in lines[2] and ",invalid," in lines[3]
+    key = OnboardingJob.objects.get(pk=jobs[0].pk).api_key
+    assert key.reveal_value() not in text and "einv_" not in text
+
+
+def test_it_offers_a_template_with_the_documented_columns(client, otto):
+    client.force_login(otto)
+    text = client.get(reverse("tenants:bulk_template")).content.decode()
+    assert text.splitlines()[0] == "company_name,name,country,company_number,vat_number,peppol_id"
+
+
+def test_it_refuses_a_file_with_unknown_columns(client, otto):
+    client.force_login(otto)
+    response = _upload(client, "company,vat\nAcme,BE0403170701\n")
+    assert response.status_code == 200
+    assert "Unknown column(s): company, vat." in response.content.decode()
+    assert not BulkOnboarding.objects.exists()
