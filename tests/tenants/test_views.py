@@ -112,6 +112,18 @@ def test_dashboard_counts_link_to_the_filtered_list(as_alice, acme, globex):
     assert as_alice.get(stats["Registered on Peppol"][1]).context["page"].paginator.count == 1
 
 
+def test_dashboard_counts_failed_jobs_and_links_to_them(as_alice, acme):
+    from tenants.models import KeyRotation, OnboardingJob
+
+    OnboardingJob.objects.create(name="a", state="failed")
+    OnboardingJob.objects.create(name="b", state="succeeded")
+    KeyRotation.objects.create(tenant=acme, state="failed")
+    response = as_alice.get(reverse("tenants:dashboard"))
+    assert response.context["failed_jobs"] == 2
+    assert response.context["failed_jobs_url"] == reverse("tenants:jobs") + "?state=failed"
+    assert 'href="/staff/jobs/?state=failed"' in response.content.decode()
+
+
 def test_the_list_searches_name_vat_cbe_and_peppol_id(as_alice, acme, globex):
     def names(**params):
         response = as_alice.get(reverse("tenants:tenant_list"), params)
