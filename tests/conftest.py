@@ -6,11 +6,13 @@ customer user of the tenant "acme". Bob is a customer of another tenant, "globex
 
 import os
 import re
+import uuid
 from pathlib import Path
 
 import pytest
 
 from accounts.models import Role, User
+from tenants import ratelimit
 from tenants.models import Tenant
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM must still work.
@@ -74,6 +76,16 @@ def carol(acme) -> User:
 @pytest.fixture
 def bob(globex) -> User:
     return make_user("bob", Role.CUSTOMER, globex)
+
+
+@pytest.fixture(autouse=True)
+def own_quota(settings, tmp_path):
+    """Each test gets its own API quota store: test runs on one machine share var/."""
+    settings.RATE_LIMIT_SQLITE_PATH = str(tmp_path / "quota.sqlite3")
+    settings.RATE_LIMIT_KEY_PREFIX = f"test-quota-{uuid.uuid4().hex}"
+    settings.EINVOICE_RETRY_BACKOFF_SECONDS = 0
+    yield
+    ratelimit.reset()
 
 
 @pytest.fixture
