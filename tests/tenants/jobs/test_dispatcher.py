@@ -1,0 +1,98 @@
+"""Feeding jobs to the workers: bounded in-flight, paced by the quota, sweeping what dead
+workers left behind."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from tenants import ratelimit, tasks
+from tenants.jobs import dispatcher, runner
+from tenants.models.jobs import JobState, OnboardingJob, OnboardingStep
+from tests.tenants.jobs.conftest import customer, start
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent():
+    """The task messages the dispatcher sends (instead of a broker)."""
+    with (
+        mock.patch.object(tasks.run_onboarding, "delay") as onboarding,
+        mock.patch.object(tasks.run_rotation, "delay") as rotation,
+    ):
+        yield lambda: [c.args[0] for c in onboarding.call_args_list + rotation.call_args_list]
+
+
+def test_it_releases_no_more_than_the_in_flight_limit(settings, sent):
+    settings.JOBS_MAX_IN_FLIGHT = 3
+    jobs = [start(customer(i)) for i in range(10)]
+
+    assert dispatcher.dispatch() == 3
+    assert dispatcher.dispatch() == 0  # nothing finished: no free slot
+    assert sent() == [j.pk for j in jobs[:3]]
+    assert dispatcher.in_flight() == 3
+
+    # One run ends: its slot frees and the next job in line goes.
+    job = runner.claim(OnboardingJob, jobs[0].pk)
+    runner.save_progress(job, step=OnboardingStep.DONE)
+    runner.execute(job, lambda j: True)
+    assert dispatcher.dispatch() == 1 and sent()[-1] == jobs[3].pk
+
+
+def test_it_releases_nothing_while_the_quota_is_paused(settings, sent):
+    start(customer(1))
+    ratelimit.pause_until(30)
+    assert dispatcher.dispatch() == 0 and sent() == []
+
+
+def test_it_holds_back_jobs_that_are_not_due(sent):
+    job = start(customer(1))
+    OnboardingJob.objects.filter(pk=job.pk).update(
+        state=JobState.WAITING, next_attempt_at=timezone.now() + timedelta(minutes=5)
+    )
+    assert dispatcher.dispatch() == 0
+
+
+def test_it_requeues_a_job_whose_worker_died(settings, sent):
+    job = start(customer(1))
+    claimed = runner.claim(OnboardingJob, job.pk)
+    OnboardingJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(1))
+
+    result = dispatcher.sweep()
+
+    job.refresh_from_db()
+    assert result["stale"] == 1 and result["released"] == 1
+    assert job.state == JobState.WAITING and job.owner == "" and sent() == [job.pk]
+    # The dead run can no longer write: its claim is gone.
+    with pytest.raises(runner.LeaseLost):
+        runner.save_progress(claimed, step=OnboardingStep.CREATE_KEY)
+    # The next run knows an earlier run may have half-done the step.
+    assert runner.claim(OnboardingJob, job.pk).step_attempts == 2
+
+
+def test_it_resends_a_job_whose_message_was_lost(settings, sent):
+    settings.JOBS_DISPATCH_TIMEOUT_SECONDS = 60
+    job = start(customer(1))
+    OnboardingJob.objects.filter(pk=job.pk).update(
+        dispatched_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    result = dispatcher.sweep()
+
+    assert result["lost"] == 1 and sent() == [job.pk]
+
+
+def test_it_feeds_the_next_job_when_a_run_ends(on_sandbox, settings, sent):
+    settings.JOBS_MAX_IN_FLIGHT = 1
+    first, second = start(customer(1)), start(customer(2))
+    dispatcher.dispatch()
+
+    tasks.run_onboarding(first.pk)  # the task body, as a worker runs it
+
+    first.refresh_from_db()
+    assert first.state == JobState.SUCCEEDED
+    assert sent() == [first.pk, second.pk]
