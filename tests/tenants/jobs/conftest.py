@@ -4,6 +4,7 @@ drive jobs the way the workers do (claim, run, come back when due)."""
 from __future__ import annotations
 
 import uuid
+from unittest import mock
 
 import httpx
 import pytest
@@ -12,6 +13,21 @@ from django.utils import timezone
 from tenants import ratelimit
 from tenants.jobs import onboarding
 from tenants.models.jobs import JobState, OnboardingJob
+
+
+@pytest.fixture(autouse=True)
+def no_broker():
+    """No test here sends to the project's broker: task messages go to mocks (the tests that
+    need a real worker start one on a broker of their own)."""
+    from tenants import tasks
+
+    names = ("dispatch_jobs", "run_onboarding", "run_rotation", "reconcile_mirror")
+    patches = [mock.patch.object(getattr(tasks, n), "delay") for n in names]
+    for p in patches:
+        p.start()
+    yield
+    for p in patches:
+        p.stop()
 
 
 @pytest.fixture(autouse=True)
