@@ -427,11 +427,14 @@ def place(
         rule = issue.get("rule_id") or ""
         cleaned = _clean_message(raw, labels or {})
         # The API's own sentence when it reads well; our wording when it is technical.
-        if not cleaned or _TECHNICAL.search(cleaned):
-            text = plain_text(rule) or _("This value was refused by the e-invoicing checks.")
-        else:
-            text = cleaned
-        detail = " ".join(p for p in (f"[{rule}]" if rule else "", raw if text != raw else "") if p)
+        technical = not cleaned or bool(_TECHNICAL.search(cleaned))
+        text = (
+            plain_text(rule) or _("This value was refused by the e-invoicing checks.")
+            if technical
+            else cleaned
+        )
+        # The rule id always; the API's own words too when we replaced them.
+        detail = " ".join(p for p in (rule, raw if technical else "") if p)
         message = Message(
             text=text,
             detail=detail,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -362,6 +363,16 @@ def _with_rows(data: QueryDict, prefix: str, rows: list[dict[str, str]]) -> Quer
     return out
 
 
+def _row_amounts(rows: list[dict[str, str]]) -> list[Decimal | None]:
+    """Each line's amount as typed so far (None while it does not parse)."""
+    amounts: list[Decimal | None] = []
+    for raw in rows:
+        quantity, price = to_decimal(raw.get("quantity")), to_decimal(raw.get("unit_price"))
+        ok = quantity is not None and price is not None and abs(quantity * price) < 10**12
+        amounts.append(line_amount(quantity, price) if ok else None)
+    return amounts
+
+
 def _edit_rows(data: QueryDict, action: str) -> QueryDict | None:
     """Apply an add/remove action to the posted formsets; None when `action` is not one."""
     match = re.fullmatch(r"(add|remove)_(line|adjustment)(?:-(\d{1,4}))?", action)
@@ -457,15 +468,10 @@ class Editor:
             if self.data is not None
             else [LINE_INITIAL]
         )
+        amounts = _row_amounts(rows)
         for i, form in enumerate(self.lines.forms):
             form.api = self.placement.lines.get(i, {})
-            raw = rows[i] if i < len(rows) else {}
-            quantity, price = to_decimal(raw.get("quantity")), to_decimal(raw.get("unit_price"))
-            form.preview_amount = (
-                line_amount(quantity, price)
-                if quantity is not None and price is not None and abs(quantity * price) < 10**12
-                else None
-            )
+            form.preview_amount = amounts[i] if i < len(amounts) else None
         for i, form in enumerate(self.adjustments.forms):
             form.api = self.placement.adjustments.get(i, {})
         kind = "credit-note" if self.document_type == DocumentType.CREDIT_NOTE else "invoice"
@@ -551,11 +557,13 @@ def _editor(request: HttpRequest, document_type: str) -> HttpResponse:
         editor.form.add_error("invoice_id", str(exc))
         return render(request, "invoices/editor.html", editor.context(show_errors=True))
     except Rejected as exc:
+        message = str(exc)
         if exc.issues:
             _payload, index = services.build_payload(data, services.totals_for(data))
             editor.place(exc.issues, index)
+            message = _("e-invoice.be refused the document; nothing was created or sent.")
         return render(
-            request, "invoices/editor.html", editor.context(show_errors=True, api_error=str(exc))
+            request, "invoices/editor.html", editor.context(show_errors=True, api_error=message)
         )
     except TenantApiError as exc:
         # Includes a create with no answer: the draft is kept and shown on its page.
@@ -609,7 +617,12 @@ def totals(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "invoices/_totals.html",
-        {"totals": services.preview_totals(lines, adjustments), "currency": currency},
+        {
+            "totals": services.preview_totals(lines, adjustments),
+            "currency": currency,
+            # Each line's amount cell follows too (out-of-band swaps).
+            "row_amounts": list(enumerate(_row_amounts(lines))),
+        },
     )
 
 

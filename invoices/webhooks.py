@@ -124,7 +124,7 @@ def _apply(
             new_state,
             at=occurred,
             source=DocumentEvent.Source.WEBHOOK,
-            message=reason if new_state == State.FAILED else "",
+            message=reason if new_state == State.FAILED else _("Delivered to the buyer."),
             failure_reason=(reason or _("Delivery failed.")) if new_state == State.FAILED else None,
         )
         return f"{new_state.lower()}" if changed else "stale or not forward: ignored"

@@ -3,6 +3,7 @@
 from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
 
@@ -38,3 +39,22 @@ def rate(value) -> str:
         return ""
     text = format(number.normalize(), "f")
     return text
+
+
+TIMELINE_EVENTS = {
+    "email_received": _("Received by email"),
+    "email_processed": _("Email processed"),
+    "document_created": _("Created"),
+    "send_attempted": _("Sending via Peppol"),
+    "send_failed": _("Delivery failed"),
+    "send_success": _("Delivered"),
+    "receive_success": _("Received via Peppol"),
+    "mlr_received": _("Message level response received"),
+    "imr_received": _("Invoice response received"),
+}
+
+
+@register.filter
+def event_label(event_type) -> str:
+    """A timeline event type of the API in words."""
+    return str(TIMELINE_EVENTS.get(str(event_type), event_type))
