@@ -94,23 +94,28 @@ def start(tenant: Tenant, *, reason: str, user=None) -> KeyRotation:
 def plan_due() -> int:
     """Beat: start a rotation for every tenant whose current key reached its age."""
     now = timezone.now()
-    started = 0
+    default_days = int(getattr(settings, "KEY_ROTATION_DAYS", 90))
     busy = KeyRotation.objects.filter(
         state__in=[JobState.QUEUED, JobState.RUNNING, JobState.WAITING]
     ).values("tenant_id")
-    candidates = (
-        Tenant.objects.filter(is_deleted=False, api_keys__is_current=True)
-        .exclude(pk__in=busy)
-        .distinct()
+    # One query for every tenant's current key age; the policy is compared here.
+    rows = (
+        ApiKey.objects.filter(is_current=True, revoked_at__isnull=True, tenant__is_deleted=False)
+        .exclude(tenant_id__in=busy)
+        .values_list("tenant_id", "tenant__rotation_days", "remote_created_at", "created_at")
     )
-    for tenant in candidates:
-        due = due_at(tenant)
-        if due is not None and due <= now:
-            try:
-                start(tenant, reason=KeyRotation.REASON_SCHEDULE)
-                started += 1
-            except RotationRefused:
-                continue
+    due = [
+        tenant_id
+        for tenant_id, days, remote_created, created in rows
+        if (remote_created or created) + timedelta(days=days or default_days) <= now
+    ]
+    started = 0
+    for tenant in Tenant.objects.filter(pk__in=due):
+        try:
+            start(tenant, reason=KeyRotation.REASON_SCHEDULE)
+            started += 1
+        except RotationRefused:
+            continue
     return started
 
 

@@ -158,3 +158,29 @@ def test_it_refuses_a_file_with_unknown_columns(client, otto):
     assert response.status_code == 200
     assert "Unknown column(s): company, vat." in response.content.decode()
     assert not BulkOnboarding.objects.exists()
+
+
+def test_it_renders_every_staff_page(client, alice, acme):
+    client.force_login(alice)
+    for name, args in [
+        ("tenants:onboard", []),
+        ("tenants:jobs", []),
+        ("tenants:bulk_upload", []),
+        ("tenants:rotations", []),
+        ("tenants:tenant_rotation", [acme.pk]),
+        ("tenants:sync", []),
+    ]:
+        response = client.get(reverse(name, args=args))
+        assert response.status_code == 200, name
+    page = client.get(reverse("tenants:tenant_rotation", args=[acme.pk])).content.decode()
+    assert "Rotate now" in page and 'name="rotation_days"' in page
+
+
+def test_it_offers_a_tenant_page_section(acme):
+    from django.template.loader import render_to_string
+
+    job = onboarding.start(customer(8), register_peppol=False)
+    OnboardingJob.objects.filter(pk=job.pk).update(tenant=acme)
+    html = render_to_string("tenants/jobs/_tenant_jobs.html", {"tenant": acme})
+    assert reverse("tenants:job", args=[job.pk]) in html
+    assert reverse("tenants:tenant_rotation", args=[acme.pk]) in html
