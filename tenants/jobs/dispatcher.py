@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -87,9 +88,10 @@ def dispatch() -> int:
                     slots -= 1
             if slots <= 0:
                 break
-    # After the commit: a worker must find the row already marked.
+    # After the commit (at once when no outer transaction is open): a worker must find the
+    # row already marked, and a job created in the caller's transaction must exist for it.
     for model, pk in released:
-        _task_for(model).delay(pk)
+        transaction.on_commit(partial(_task_for(model).delay, pk))
     return len(released)
 
 

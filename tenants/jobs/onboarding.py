@@ -122,6 +122,8 @@ def find_remote_tenant(name: str) -> dict | None:
     wanted = _similar(name)
     for remote in admin_api.iter_tenants(page_size=100):
         if _similar(str(remote.get("name", ""))) == wanted:
+            if "company_number" not in remote:  # the guide's list shows fewer fields
+                remote = admin_api.get_tenant(remote["id"])
             return remote
     return None
 

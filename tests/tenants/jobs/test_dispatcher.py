@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def sent():
-    """The task messages the dispatcher sends (instead of a broker)."""
+    """The task messages the dispatcher sends after its commit (to mocks, not a broker)."""
     with (
         mock.patch.object(tasks.run_onboarding, "delay") as onboarding,
         mock.patch.object(tasks.run_rotation, "delay") as rotation,
@@ -27,12 +27,24 @@ def sent():
         yield lambda: [c.args[0] for c in onboarding.call_args_list + rotation.call_args_list]
 
 
-def test_it_releases_no_more_than_the_in_flight_limit(settings, sent):
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Call a function and run what it left for after the commit (the test itself runs in a
+    transaction that never commits)."""
+
+    def call(fn, *args):
+        with django_capture_on_commit_callbacks(execute=True):
+            return fn(*args)
+
+    return call
+
+
+def test_it_releases_no_more_than_the_in_flight_limit(settings, sent, committed):
     settings.JOBS_MAX_IN_FLIGHT = 3
     jobs = [start(customer(i)) for i in range(10)]
 
-    assert dispatcher.dispatch() == 3
-    assert dispatcher.dispatch() == 0  # nothing finished: no free slot
+    assert committed(dispatcher.dispatch) == 3
+    assert committed(dispatcher.dispatch) == 0  # nothing finished: no free slot
     assert sent() == [j.pk for j in jobs[:3]]
     assert dispatcher.in_flight() == 3
 
@@ -40,29 +52,29 @@ def test_it_releases_no_more_than_the_in_flight_limit(settings, sent):
     job = runner.claim(OnboardingJob, jobs[0].pk)
     runner.save_progress(job, step=OnboardingStep.DONE)
     runner.execute(job, lambda j: True)
-    assert dispatcher.dispatch() == 1 and sent()[-1] == jobs[3].pk
+    assert committed(dispatcher.dispatch) == 1 and sent()[-1] == jobs[3].pk
 
 
-def test_it_releases_nothing_while_the_quota_is_paused(settings, sent):
+def test_it_releases_nothing_while_the_quota_is_paused(settings, sent, committed):
     start(customer(1))
     ratelimit.pause_until(30)
-    assert dispatcher.dispatch() == 0 and sent() == []
+    assert committed(dispatcher.dispatch) == 0 and sent() == []
 
 
-def test_it_holds_back_jobs_that_are_not_due(sent):
+def test_it_holds_back_jobs_that_are_not_due(sent, committed):
     job = start(customer(1))
     OnboardingJob.objects.filter(pk=job.pk).update(
         state=JobState.WAITING, next_attempt_at=timezone.now() + timedelta(minutes=5)
     )
-    assert dispatcher.dispatch() == 0
+    assert committed(dispatcher.dispatch) == 0
 
 
-def test_it_requeues_a_job_whose_worker_died(settings, sent):
+def test_it_requeues_a_job_whose_worker_died(settings, sent, committed):
     job = start(customer(1))
     claimed = runner.claim(OnboardingJob, job.pk)
     OnboardingJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(1))
 
-    result = dispatcher.sweep()
+    result = committed(dispatcher.sweep)
 
     job.refresh_from_db()
     assert result["stale"] == 1 and result["released"] == 1
@@ -74,24 +86,24 @@ def test_it_requeues_a_job_whose_worker_died(settings, sent):
     assert runner.claim(OnboardingJob, job.pk).step_attempts == 2
 
 
-def test_it_resends_a_job_whose_message_was_lost(settings, sent):
+def test_it_resends_a_job_whose_message_was_lost(settings, sent, committed):
     settings.JOBS_DISPATCH_TIMEOUT_SECONDS = 60
     job = start(customer(1))
     OnboardingJob.objects.filter(pk=job.pk).update(
         dispatched_at=timezone.now() - timedelta(minutes=5)
     )
 
-    result = dispatcher.sweep()
+    result = committed(dispatcher.sweep)
 
     assert result["lost"] == 1 and sent() == [job.pk]
 
 
-def test_it_feeds_the_next_job_when_a_run_ends(on_sandbox, settings, sent):
+def test_it_feeds_the_next_job_when_a_run_ends(on_sandbox, settings, sent, committed):
     settings.JOBS_MAX_IN_FLIGHT = 1
     first, second = start(customer(1)), start(customer(2))
-    dispatcher.dispatch()
+    committed(dispatcher.dispatch)
 
-    tasks.run_onboarding(first.pk)  # the task body, as a worker runs it
+    committed(tasks.run_onboarding, first.pk)  # the task body, as a worker runs it
 
     first.refresh_from_db()
     assert first.state == JobState.SUCCEEDED
