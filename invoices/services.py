@@ -675,19 +675,15 @@ def sync_inbox(tenant: Tenant, *, force: bool = False, max_pages: int = 5) -> in
     return new
 
 
-def receive(tenant: Tenant, remote_id: str) -> Document | None:
-    """A document.received notification: fetch that one document (else the next pull does)."""
-    existing = Document.objects.filter(tenant=tenant, remote_id=remote_id).first()
-    if existing is not None:
-        return existing
+def fetch_received(tenant: Tenant, remote_id: str) -> Any | None:
+    """A document.received notification: read that document (None: the next pull gets it)."""
+    if Document.objects.filter(tenant=tenant, remote_id=remote_id).exists():
+        return None
     try:
-        remote = TenantApi(tenant).retrieve_document(remote_id)
+        return TenantApi(tenant).retrieve_document(remote_id)
     except TenantApiError as exc:
         log.info("received document %s not fetched yet: %s", remote_id, exc)
-        Mailbox.objects.filter(tenant=tenant).update(inbox_synced_at=None)
         return None
-    document, _created = upsert_inbound(tenant, remote)
-    return document
 
 
 # --- Per-tenant setup: webhook and seller profile ------------------------------------------------

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -87,26 +87,56 @@ def handle(token: str, body: bytes, signature: str) -> Outcome:
 
     document_id = data.get("document_id") if isinstance(data.get("document_id"), str) else ""
     try:
+        return _record_and_apply(mailbox, event_id, event_type, occurred, data, document_id[:64])
+    except DatabaseError:
+        # Busy database (e.g. SQLite locked): nothing was committed; the API retries later.
+        log.warning("webhook %s of tenant %s postponed: database busy", event_id, mailbox.tenant_id)
+        return Outcome(503, "busy, retry later")
+
+
+def _record_and_apply(
+    mailbox: Mailbox,
+    event_id: str,
+    event_type: str,
+    occurred,
+    data: dict[str, Any],
+    document_id: str,
+) -> Outcome:
+    """Record the event id and apply its effect in one transaction: either both or neither.
+
+    Remote reads (a received document, a failure reason) happen before the transaction, so no
+    lock is held during an API call; a replay is recognised before any remote read.
+    """
+    if WebhookEvent.objects.filter(mailbox=mailbox, event_id=event_id).exists():
+        return Outcome(200, "duplicate ignored")
+    tenant = mailbox.tenant
+    remote = None
+    reason = data.get("error") or data.get("reason") or ""
+    reason = reason if isinstance(reason, str) else ""
+    if event_type == "document.received" and document_id:
+        remote = services.fetch_received(tenant, document_id)
+    elif event_type == "document.sent.failed" and document_id and not reason:
+        # The real service's event data is not documented: ask the document's timeline.
+        reason = services.failure_reason(TenantApi(tenant), document_id)
+    try:
         with transaction.atomic():
-            record = WebhookEvent.objects.create(
+            WebhookEvent.objects.create(
                 mailbox=mailbox,
                 event_id=event_id,
                 event_type=event_type,
                 occurred_at=occurred,
-                document_remote_id=document_id[:64],
+                document_remote_id=document_id,
+                outcome=_apply(tenant, event_type, occurred, document_id, reason, remote)[:200],
             )
     except IntegrityError:
         return Outcome(200, "duplicate ignored")
+    outcome = WebhookEvent.objects.filter(mailbox=mailbox, event_id=event_id).values_list(
+        "outcome", flat=True
+    )
+    return Outcome(200, outcome.first() or "")
 
-    outcome = _apply(mailbox, event_type, occurred, data, document_id)
-    WebhookEvent.objects.filter(pk=record.pk).update(outcome=outcome[:200])
-    return Outcome(200, outcome)
 
-
-def _apply(
-    mailbox: Mailbox, event_type: str, occurred, data: dict[str, Any], document_id: str
-) -> str:
-    tenant = mailbox.tenant
+def _apply(tenant, event_type: str, occurred, document_id: str, reason: str, remote) -> str:
     if event_type in STATE_EVENTS:
         document = Document.objects.filter(
             tenant=tenant, direction=Direction.OUTBOUND, remote_id=document_id
@@ -114,23 +144,24 @@ def _apply(
         if document is None or not document_id:
             return "unknown document"
         new_state = STATE_EVENTS[event_type]
-        reason = data.get("error") or data.get("reason") or ""
-        reason = reason if isinstance(reason, str) else ""
-        if new_state == State.FAILED and not reason:
-            # The real service's event data is not documented: ask the document's timeline.
-            reason = services.failure_reason(TenantApi(tenant), document_id)
+        failed = new_state == State.FAILED
         changed = states.advance(
             document,
             new_state,
             at=occurred,
             source=DocumentEvent.Source.WEBHOOK,
-            message=reason if new_state == State.FAILED else _("Delivered to the buyer."),
-            failure_reason=(reason or _("Delivery failed.")) if new_state == State.FAILED else None,
+            message=reason if failed else _("Delivered to the buyer."),
+            failure_reason=(reason or _("Delivery failed.")) if failed else None,
         )
         return f"{new_state.lower()}" if changed else "stale or not forward: ignored"
     if event_type == "document.received":
         if not document_id:
             return "no document id"
-        document = services.receive(tenant, document_id)
-        return "received" if document else "received: fetch postponed"
+        if remote is None:
+            if Document.objects.filter(tenant=tenant, remote_id=document_id).exists():
+                return "already received"
+            Mailbox.objects.filter(tenant=tenant).update(inbox_synced_at=None)
+            return "received: fetch postponed to the next inbox pull"
+        services.upsert_inbound(tenant, remote)
+        return "received"
     return "unknown event type: ignored"

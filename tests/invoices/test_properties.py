@@ -224,7 +224,7 @@ def test_a_forged_webhook_never_answers_500_and_changes_nothing(
 def test_a_signed_webhook_of_any_shape_never_answers_500_and_a_replay_changes_nothing(
     client, mailbox, in_transit, monkeypatch, event, raw, use_raw
 ):
-    monkeypatch.setattr("invoices.services.receive", lambda tenant, remote_id: None)
+    monkeypatch.setattr("invoices.services.fetch_received", lambda tenant, remote_id: None)
     monkeypatch.setattr("invoices.services.failure_reason", lambda api, remote_id: "")
     body = raw if use_raw else serialize(event)
     url = reverse("invoices:webhook", args=["tok-prop"])

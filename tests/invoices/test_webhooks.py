@@ -173,3 +173,46 @@ def test_it_answers_bad_bodies_with_a_4xx_even_when_signed(client, mailbox, body
 
 def test_it_only_accepts_post(client, mailbox):
     assert client.get(reverse("invoices:webhook", args=["tok-acme"])).status_code == 405
+
+
+def test_it_answers_503_and_records_nothing_when_the_database_is_busy(
+    client, mailbox, in_transit, monkeypatch
+):
+    from django.db import OperationalError
+
+    def busy(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr("invoices.states.advance", busy)
+    body = body_of(event())
+    assert deliver(client, body).status_code == 503
+    assert not WebhookEvent.objects.exists()
+    monkeypatch.undo()
+    # The API's retry of the same event then goes through.
+    assert deliver(client, body).status_code == 200
+    in_transit.refresh_from_db()
+    assert in_transit.state == State.SENT
+
+
+def test_it_mirrors_a_received_document_once(client, mailbox, monkeypatch):
+    from types import SimpleNamespace
+
+    remote = SimpleNamespace(
+        id="doc_in", document_type="INVOICE", created_at=timezone.now(), invoice_id="IN-5",
+        currency="EUR", purchase_order=None, note=None, payment_term=None, vendor_name="Kust Logistiek NV",
+        vendor_tax_id="BE0515848077", vendor_company_id=None, vendor_address=None, vendor_email=None,
+        customer_name="acme", customer_tax_id=None, customer_address=None, customer_email=None,
+        customer_peppol_id=None, payment_details=None, invoice_date=None, due_date=None, subtotal="10.00",
+        total_tax="2.10", invoice_total="12.10", tax_details=[], items=[],
+    )  # fmt: skip
+    fetched = []
+    monkeypatch.setattr(
+        "invoices.tenant_api.TenantApi.retrieve_document",
+        lambda self, rid: fetched.append(rid) or remote,
+    )
+    deliver(client, body_of(event("document.received", id_="evt_r1", document_id="doc_in")))
+    deliver(client, body_of(event("document.received", id_="evt_r2", document_id="doc_in")))
+    received = Document.objects.get(remote_id="doc_in")
+    assert received.state == State.RECEIVED and received.vendor_name == "Kust Logistiek NV"
+    assert str(received.total) == "12.10"
+    assert fetched == ["doc_in"]  # the second notice finds it mirrored already
