@@ -128,6 +128,31 @@ def find_remote_tenant(name: str) -> dict | None:
     return None
 
 
+def _check_adoptable(job: OnboardingJob, remote: dict) -> None:
+    """Our company's tenant exists: adopt it only if it can be what this job created."""
+    if remote.get("is_deleted"):
+        raise runner.PermanentFailure(
+            _(
+                "A deleted tenant of this company is named %(name)s, and names stay taken after "
+                "a delete. Start a new onboarding with another name, e.g. %(suggestion)s."
+            )
+            % {"name": job.name, "suggestion": services.suggest_free_name(job.name)},
+            {"name": [_("This name belongs to a deleted tenant.")]},
+        )
+    local = Tenant.objects.filter(remote_id=remote["id"]).first()
+    if local is None:
+        return
+    others = OnboardingJob.objects.filter(tenant=local).exclude(pk=job.pk).exists()
+    if others or local.api_keys.filter(is_current=True).exclude(encrypted_value="").exists():
+        raise runner.PermanentFailure(
+            _(
+                "This company is already a tenant of the portal (%(name)s). Open the tenant "
+                "instead of onboarding it again."
+            )
+            % {"name": local.name}
+        )
+
+
 def create_tenant(job: OnboardingJob) -> None:
     if job.remote_tenant_id:  # learned by an earlier run
         tenant = Tenant.objects.filter(remote_id=job.remote_tenant_id).first()
@@ -153,7 +178,7 @@ def create_tenant(job: OnboardingJob) -> None:
                 "tenant.create",
                 target=job.name,
                 actor_label=job.actor_label,
-                outcome="failure",
+                outcome="error",
                 error="name taken by another company",
             )
             raise runner.PermanentFailure(
@@ -164,13 +189,14 @@ def create_tenant(job: OnboardingJob) -> None:
                 % {"name": job.name, "suggestion": services.suggest_free_name(job.name)},
                 {"name": [_("This name is taken by another company.")]},
             ) from None
+        _check_adoptable(job, remote)
         adopted = True
     except admin_api.AdminApiError as e:
         audit.record(
             "tenant.create",
             target=job.name,
             actor_label=job.actor_label,
-            outcome="failure",
+            outcome="error",
             error=str(e),
             changes={k: v for k, v in fields.items() if v},
         )
@@ -271,7 +297,7 @@ def create_key(job: OnboardingJob) -> None:
             tenant=tenant,
             target=job.key_name,
             actor_label=job.actor_label,
-            outcome="failure",
+            outcome="error",
             error=str(e),
         )
         raise

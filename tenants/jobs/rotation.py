@@ -164,7 +164,7 @@ def create_new_key(rotation: KeyRotation) -> None:
             tenant=tenant,
             target=rotation.key_name,
             actor_label=rotation.actor_label,
-            outcome="failure",
+            outcome="error",
             error=str(e),
         )
         raise

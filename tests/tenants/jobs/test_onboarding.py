@@ -193,3 +193,26 @@ def test_it_lets_staff_retry_a_failed_job_from_its_step(on_sandbox):
 
     assert job.state == JobState.SUCCEEDED
     assert Tenant.objects.count() == 1 and ApiKey.objects.count() == 1
+
+
+def test_it_does_not_adopt_a_company_the_portal_already_onboarded(on_sandbox):
+    first = run_until_finished(start(customer(13)))
+    assert first.state == JobState.SUCCEEDED
+
+    again = run_until_finished(start(customer(13)))
+
+    assert again.state == JobState.FAILED
+    assert "already a tenant of the portal" in again.last_error
+    assert ApiKey.objects.count() == 1 and again.api_key_id is None
+
+
+def test_it_does_not_adopt_a_deleted_tenant(on_sandbox):
+    data = customer(14)
+    tenant, _key = on_sandbox.create_tenant_with_key(
+        data["name"], company_number=data["company_number"], company_tax_id=data["company_tax_id"]
+    )
+    on_sandbox.admin("DELETE", f"/api/admin/tenants/{tenant['id']}")
+
+    job = run_until_finished(start(data))
+
+    assert job.state == JobState.FAILED and "deleted tenant" in job.last_error
