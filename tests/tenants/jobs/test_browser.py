@@ -38,3 +38,31 @@ def test_it_follows_an_onboarding_live(page, screenshot, otto, on_sandbox):
     assert "The customer is onboarded." in status.inner_text()
     assert page.locator("#job-status").get_attribute("hx-trigger") is None  # polling stopped
     screenshot("succeeded")
+
+
+def test_it_checks_a_csv_before_onboarding_its_valid_rows(page, screenshot, tmp_path, otto):
+    good = customer(2)
+    csv = tmp_path / "customers.csv"
+    csv.write_text(
+        "company_name,name,country,company_number,vat_number,peppol_id\n"
+        f"Good BV,good-bv,BE,{good['company_number']},{good['company_tax_id']},\n"
+        "Typo BV,typo-bv,BE,0403170702,,\n"
+    )
+    login(page, "otto")
+    page.wait_for_url("**/staff/")
+    page.goto("/staff/onboard/csv/")
+    page.set_input_files("#id_file", str(csv))
+    page.click('button:has-text("Check the file")')
+    page.wait_for_url("**/staff/onboard/csv/*/")
+
+    bad_row = page.locator('tr[data-line="3"]')
+    assert "Not a valid Belgian enterprise number" in bad_row.locator("td.has-error").inner_text()
+    assert OnboardingJob.objects.count() == 0
+    screenshot("checked")
+
+    page.click('button:has-text("Onboard 1 customer")')
+    page.wait_for_selector("#bulk-status")
+    assert page.locator('#bulk-status tr[data-line="2"] .badge').inner_text() == "queued"
+    assert "not sent" in page.locator('#bulk-status tr[data-line="3"]').inner_text()
+    assert [j.name for j in OnboardingJob.objects.all()] == ["good-bv"]
+    screenshot("started")
