@@ -5,8 +5,9 @@ rotation, the mirror reconciliation report; and the customer's one-time key reve
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
@@ -193,7 +194,7 @@ def tenant_rotation(request: HttpRequest, pk: int) -> HttpResponse:
     form = RotationPolicyForm(request.POST or None, initial={"rotation_days": tenant.rotation_days})
     if request.method == "POST":
         if not request.user.is_reseller_admin:
-            raise Http404
+            raise PermissionDenied
         if form.is_valid():
             rotation.set_policy(tenant, form.cleaned_data["rotation_days"], user=request.user)
             messages.success(request, _("Rotation policy saved."))

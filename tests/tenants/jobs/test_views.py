@@ -184,3 +184,14 @@ def test_it_offers_a_tenant_page_section(acme):
     html = render_to_string("tenants/jobs/_tenant_jobs.html", {"tenant": acme})
     assert reverse("tenants:job", args=[job.pk]) in html
     assert reverse("tenants:tenant_rotation", args=[acme.pk]) in html
+
+
+def test_it_lets_only_admins_change_the_rotation_policy(client, alice, otto, acme):
+    url = reverse("tenants:tenant_rotation", args=[acme.pk])
+    client.force_login(otto)
+    assert client.post(url, {"rotation_days": "30"}).status_code == 403
+    client.force_login(alice)
+    assert client.post(url, {"rotation_days": "0"}).status_code == 200  # field error
+    client.post(url, {"rotation_days": "30"})
+    acme.refresh_from_db()
+    assert acme.rotation_days == 30
