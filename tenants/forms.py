@@ -9,7 +9,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from tenants import admin_api
+from tenants import checks as tenant_checks
 from tenants.identifiers import COUNTRIES, clean_tenant_fields, peppol_warnings
+from tenants.models import Tenant
 
 
 class ApiErrorsMixin:
@@ -76,13 +78,36 @@ class TenantForm(ApiErrorsMixin, forms.Form):
 
     api_fields = {"peppol_ids": "peppol_id"}
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, tenant: Tenant | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.tenant = tenant  # the tenant being edited; None on create
+        # Worth a second look, not errors. `warnings` shows on this form; `flash_warnings`
+        # (the ones the tenant page does not repeat) go along to the tenant page.
         self.warnings: list[str] = []
+        self.flash_warnings: list[str] = []
 
     def clean(self) -> dict:
         data = super().clean()
         cleaned, errors = clean_tenant_fields(data, suggest=True)
+        if self.tenant is not None and (data.get("name") or "").strip() == self.tenant.name:
+            # The tenant's own name: it exists on e-invoice.be, whatever our rule says.
+            errors.pop("name", None)
+            cleaned["name"] = self.tenant.name
+        elif "name" not in errors and cleaned["name"]:
+            taken = tenant_checks.name_taken(cleaned["name"], exclude=self.tenant)
+            if taken:
+                errors["name"] = [taken]
+        if data.get("test_mode") and self.tenant is not None:
+            registered = tenant_checks.registered_peppol_id(self.tenant)
+            if registered:
+                errors["test_mode"] = [
+                    _(
+                        "This tenant is registered on Peppol as %(id)s, and a tenant in test "
+                        "mode cannot be on Peppol. Unregister it first (on the tenant page), "
+                        "then switch it to test mode."
+                    )
+                    % {"id": registered}
+                ]
         for field, messages in errors.items():
             for message in messages:
                 self.add_error(field if field in self.fields else None, message)
@@ -90,7 +115,8 @@ class TenantForm(ApiErrorsMixin, forms.Form):
             if field not in errors:
                 data[field] = cleaned[field]
         if not errors:
-            self.warnings = peppol_warnings(data)
+            self.flash_warnings = tenant_checks.duplicate_warnings(data, exclude=self.tenant)
+            self.warnings = peppol_warnings(data) + self.flash_warnings
         return data
 
 
@@ -105,7 +131,13 @@ class KeyForm(ApiErrorsMixin, forms.Form):
 
 
 class PeppolRegisterForm(ApiErrorsMixin, forms.Form):
-    peppol_id = forms.CharField(label=gettext_lazy("Peppol ID"), max_length=64, disabled=True)
+    peppol_id = forms.CharField(
+        label=gettext_lazy("Peppol ID"),
+        max_length=64,
+        disabled=True,
+        required=False,
+        help_text=gettext_lazy("The tenant's Peppol ID: edit the tenant to change it."),
+    )
     company_name = forms.CharField(
         label=gettext_lazy("Company name on the Peppol directory"),
         max_length=200,
@@ -114,6 +146,21 @@ class PeppolRegisterForm(ApiErrorsMixin, forms.Form):
             "Leave empty for a Belgian 0208 ID: e-invoice.be fetches the name from KBO."
         ),
     )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        peppol_id = str(self.initial.get("peppol_id") or "")
+        if peppol_id and not data.get("company_name") and not peppol_id.startswith("0208:"):
+            # The KBO lookup only knows Belgian enterprise numbers (scheme 0208).
+            self.add_error(
+                "company_name",
+                _(
+                    "Give the company name: e-invoice.be can look it up in KBO only for a "
+                    "Belgian 0208 Peppol ID, and this one is %(id)s."
+                )
+                % {"id": peppol_id},
+            )
+        return data
 
     def add_register_error(self, error: admin_api.AdminApiError) -> None:
         """The register endpoint answers 400 with a sentence; route it by what it is about."""
@@ -127,7 +174,9 @@ class PeppolRegisterForm(ApiErrorsMixin, forms.Form):
 
 
 class BusinessCardForm(forms.Form):
-    company_name = forms.CharField(label=gettext_lazy("Company name"), max_length=200)
+    company_name = forms.CharField(
+        label=gettext_lazy("Company name on the business card"), max_length=200
+    )
 
 
 class CustomerUserForm(forms.Form):

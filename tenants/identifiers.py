@@ -36,7 +36,9 @@ COUNTRIES = [
 _COUNTRY_CODES = {code for code, _label in COUNTRIES}
 
 # Lowercase, no spaces (the Admin API's rule), starting and ending with a letter or digit.
-NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,98}[a-z0-9])?$")
+# Dots and underscores are allowed: e-invoice.be accepts them, and tenants created
+# elsewhere carry them.
+NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$")
 NAME_MAX = 100
 
 
@@ -248,8 +250,8 @@ def validate_tenant_name(value: str) -> str:
     if not NAME_RE.fullmatch(name):
         raise ValidationError(
             _(
-                "Use lowercase letters, digits and hyphens, no spaces (at most %(max)s "
-                "characters), e.g. customer-company-bvba."
+                "Use lowercase letters, digits, hyphens, dots or underscores, no spaces (at "
+                "most %(max)s characters), e.g. customer-company-bvba."
             )
             % {"max": NAME_MAX},
             code="invalid_name",
@@ -257,8 +259,15 @@ def validate_tenant_name(value: str) -> str:
     return name
 
 
+# Shaped like a Belgian enterprise number: 10 digits starting with 0 or 1, as written on
+# Belgian documents (0403.170.701, 0403 170 701). Neither KvK (8 digits) nor RCS (a letter)
+# looks like this, so a number of this shape is checked as a CBE number.
+CBE_SHAPE_RE = re.compile(r"^[01][0-9]{3}[. ]?[0-9]{3}[. ]?[0-9]{3}$")
+
+
 def infer_country(data: dict) -> str | None:
-    """The explicit country, else the VAT number's prefix, else the Peppol scheme's."""
+    """The explicit country, else the VAT number's prefix, else the Peppol scheme's, else
+    Belgium for a number shaped like a CBE number."""
     country = str(data.get("country") or "").strip().upper()
     if country:
         return country
@@ -266,7 +275,11 @@ def infer_country(data: dict) -> str | None:
     if re.match(r"^[A-Z]{2}", tax_id):
         return tax_id[:2]
     scheme = SCHEMES.get(split_peppol_id(str(data.get("peppol_id") or ""))[0])
-    return scheme.country if scheme else None
+    if scheme and scheme.country:
+        return scheme.country
+    if CBE_SHAPE_RE.fullmatch(str(data.get("company_number") or "").strip()):
+        return "BE"
+    return None
 
 
 def peppol_warnings(data: dict) -> list[str]:

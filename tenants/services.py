@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from tenants import admin_api, audit
+from tenants import admin_api, audit, checks
 from tenants.identifiers import clean_tenant_fields
 from tenants.models import ApiKey, PeppolRegistration, Tenant
 
@@ -95,8 +95,10 @@ def _snapshot(tenant: Tenant) -> dict[str, Any]:
     return {f: getattr(tenant, f) for f in MIRROR_FIELDS}
 
 
-def _clean(data: dict) -> dict[str, Any]:
+def _clean(data: dict, current_name: str = "") -> dict[str, Any]:
     cleaned, errors = clean_tenant_fields(data, suggest=False)
+    if current_name and cleaned["name"] == current_name:
+        errors.pop("name", None)  # exists on e-invoice.be already, whatever our rule says
     if errors:
         raise InvalidFields(errors)
     cleaned["test_mode"] = bool(data.get("test_mode", False))
@@ -170,7 +172,7 @@ def create_tenant(data: dict, actor: Actor, request: HttpRequest | None = None) 
 def update_tenant(
     tenant: Tenant, data: dict, actor: Actor, request: HttpRequest | None = None
 ) -> Tenant:
-    cleaned = _clean({**_snapshot(tenant), **data})
+    cleaned = _clean({**_snapshot(tenant), **data}, current_name=tenant.name)
     before = _snapshot(tenant)
     try:
         remote = admin_api.update_tenant(tenant.remote_id, **_remote_fields(cleaned))
@@ -212,9 +214,21 @@ def delete_tenant(tenant: Tenant, actor: Actor, request: HttpRequest | None = No
         raise
     if isinstance(remote, dict) and remote.get("id"):
         tenant = mirror_tenant(remote)
-    Tenant.objects.filter(pk=tenant.pk).update(is_deleted=True, last_synced_at=timezone.now())
+    now = timezone.now()
+    with transaction.atomic():
+        Tenant.objects.filter(pk=tenant.pk).update(is_deleted=True, last_synced_at=now)
+        # Its keys stopped working with it: keep no value that nobody can use.
+        revoked = tenant.api_keys.filter(revoked_at__isnull=True).update(
+            revoked_at=now, is_current=False, encrypted_value=""
+        )
+        # Its customers have nothing left to do in the portal.
+        logins = tenant.users.filter(is_active=True).update(is_active=False)
     tenant.is_deleted = True
-    changes = {"is_deleted": [False, True]}
+    changes: dict[str, Any] = {"is_deleted": [False, True]}
+    if revoked:
+        changes["keys_revoked"] = [None, revoked]
+    if logins:
+        changes["logins_deactivated"] = [None, logins]
     if note:
         changes["note"] = [None, note]
     _record("tenant.delete", actor, request, tenant=tenant, changes=changes)
@@ -513,8 +527,13 @@ def create_customer_user(
 
 
 # --- messages for people --------------------------------------------------------------
-def explain(error: Exception, *, peppol_id: str = "", name: str = "") -> str:
-    """A message that says what happened and what to do, for staff (screens, job rows)."""
+def explain(
+    error: Exception, *, peppol_id: str = "", name: str = "", tenant: Tenant | None = None
+) -> str:
+    """A message that says what happened and what to do, for staff (screens, job rows).
+
+    `tenant` is the tenant acted on, so that a Peppol ID held by another of our own tenants
+    can be named."""
     if isinstance(error, PeppolUnavailable | InvalidFields):
         return str(error)
     if isinstance(error, admin_api.Unauthorized):
@@ -528,6 +547,13 @@ def explain(error: Exception, *, peppol_id: str = "", name: str = "") -> str:
             "tenant to bring the portal up to date."
         ) % {"detail": error}
     if isinstance(error, admin_api.Conflict):
+        owner = checks.peppol_owner(peppol_id, exclude=tenant) if peppol_id else None
+        if owner is not None:
+            return _(
+                "Peppol ID %(id)s is already registered on Peppol by your tenant %(other)s. "
+                "If that registration is a mistake, unregister %(other)s first; otherwise "
+                "check the ID with the customer."
+            ) % {"id": peppol_id, "other": owner.name}
         if peppol_id:
             return _(
                 "Peppol ID %(id)s is already registered on the Peppol network by someone else. "

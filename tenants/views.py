@@ -9,6 +9,7 @@ import csv
 import json
 from datetime import datetime, time, timedelta
 
+from django import forms
 from django.apps import apps
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.access import admin_required, staff_required
-from tenants import admin_api, audit, services
+from tenants import admin_api, audit, checks, services
 from tenants.forms import (
     SORTS,
     AuditFilterForm,
@@ -111,13 +112,22 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 # --- tenant list ----------------------------------------------------------------------
+def _valid_filters(form: forms.Form) -> dict:
+    """The filters that passed their checks: one bad value (shown on its field) must not
+    drop the others and list, or export, everything."""
+    if not form.is_bound:
+        return {}
+    form.is_valid()
+    return form.cleaned_data
+
+
 def _tenant_queryset(form: TenantFilterForm):
     current_key = ApiKey.objects.filter(tenant=OuterRef("pk"), is_current=True)
     qs = Tenant.objects.select_related("peppol").annotate(
         current_key_created=Subquery(current_key.values("created_at")[:1]),
         current_key_fingerprint=Subquery(current_key.values("fingerprint")[:1]),
     )
-    data = form.cleaned_data if form.is_valid() else {}
+    data = _valid_filters(form)
     q = (data.get("q") or "").strip()
     if q:
         compact = q.replace(".", "").replace(" ", "")
@@ -182,7 +192,8 @@ def tenant_create(request: HttpRequest) -> HttpResponse:
             _handle_api_error(form, e, form.cleaned_data["name"])
         else:
             messages.success(request, _("Tenant %(name)s created.") % {"name": tenant.name})
-            for warning in form.warnings:
+            # Peppol warnings stay on the tenant page's Peppol panel; these would not.
+            for warning in form.flash_warnings:
                 messages.warning(request, warning)
             return redirect("tenants:tenant_detail", pk=tenant.pk)
     return render(request, "tenants/tenant_form.html", {"form": form, "tenant": None})
@@ -198,7 +209,7 @@ def tenant_edit(request: HttpRequest, pk: int) -> HttpResponse:
     initial["test_mode"] = tenant.test_mode
     country = infer_country(initial)
     initial["country"] = country if country in ("BE", "NL", "LU") else ""
-    form = TenantForm(request.POST or None, initial=initial)
+    form = TenantForm(request.POST or None, initial=initial, tenant=tenant)
     if request.method == "POST" and form.is_valid():
         try:
             tenant = services.update_tenant(tenant, form.cleaned_data, request.user, request)
@@ -206,26 +217,38 @@ def tenant_edit(request: HttpRequest, pk: int) -> HttpResponse:
             _handle_api_error(form, e, form.cleaned_data["name"])
         else:
             messages.success(request, _("Tenant %(name)s saved.") % {"name": tenant.name})
-            for warning in form.warnings:
+            for warning in form.flash_warnings:
                 messages.warning(request, warning)
             return redirect("tenants:tenant_detail", pk=tenant.pk)
     return render(request, "tenants/tenant_form.html", {"form": form, "tenant": tenant})
 
 
+LIVE_FIELDS = ("name", "country", "company_number", "company_tax_id", "peppol_id")
+
+
 @staff_required
 def tenant_suggest(request: HttpRequest) -> HttpResponse:
-    """Live suggestions while the tenant form is filled in (htmx)."""
+    """Live suggestions while the tenant form is filled in (htmx): suggested name and Peppol
+    ID, warnings, and each field's errors next to the field (out-of-band swaps)."""
     data = request.GET.dict()
+    editing = None
+    if str(data.get("tenant", "")).isdigit():
+        editing = Tenant.objects.filter(pk=int(data["tenant"])).first()
     country = infer_country(data)
     name = suggest_tenant_name(data.get("description", ""))
     peppol_id = suggest_peppol_id(data.get("company_number", ""), country)
-    _cleaned, errors = clean_tenant_fields(data, suggest=True)
+    cleaned, errors = clean_tenant_fields(data, suggest=True)
     errors = {field: msgs for field, msgs in errors.items() if data.get(field)}
+    if cleaned["name"] and "name" not in errors:
+        taken = checks.name_taken(cleaned["name"], exclude=editing)
+        if taken:
+            errors["name"] = [taken]
+    duplicates = [] if errors else checks.duplicate_warnings(cleaned, exclude=editing)
     ctx = {
-        "name": name if not data.get("name") else "",
+        "name": name if not data.get("name") and "name" not in errors else "",
         "peppol_id": peppol_id if not data.get("peppol_id") else "",
-        "warnings": peppol_warnings(data) if not errors.get("peppol_id") else [],
-        "errors": errors,
+        "warnings": (peppol_warnings(data) if not errors.get("peppol_id") else []) + duplicates,
+        "field_errors": [(field, errors.get(field, [])) for field in LIVE_FIELDS],
     }
     return render(request, "tenants/_suggestions.html", ctx)
 
@@ -242,7 +265,9 @@ def tenant_delete(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Tenant %(name)s deleted.") % {"name": tenant.name})
             return redirect("tenants:tenant_list")
-    return render(request, "tenants/tenant_delete.html", {"tenant": tenant, "error": error})
+    logins = list(tenant.users.filter(is_active=True).values_list("username", flat=True))
+    ctx = {"tenant": tenant, "error": error, "logins": logins}
+    return render(request, "tenants/tenant_delete.html", ctx)
 
 
 @staff_required
@@ -285,6 +310,7 @@ def _detail_context(request: HttpRequest, tenant: Tenant, **extra) -> dict:
         "recent": AuditEntry.objects.filter(tenant=tenant)[:10],
         "rotation_days": tenant.effective_rotation_days,
     }
+    ctx["has_usable_key"] = any(k.is_current and not k.is_revoked for k in ctx["keys"])
     ctx.update(extra)
     return ctx
 
@@ -315,6 +341,11 @@ def key_create(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, services.explain(e))
         else:
             if request.user.is_reseller_admin:
+                messages.success(
+                    request,
+                    _("Key %(name)s created: it is now the tenant's current key.")
+                    % {"name": key.name},
+                )
                 return redirect("tenants:api_key_reveal", pk=key.pk)
             messages.success(
                 request,
@@ -340,8 +371,7 @@ def key_reveal(request: HttpRequest, pk: int) -> HttpResponse:
                 "key.reveal", tenant=key.tenant, target=key.name, user=request.user, request=request
             )
         else:
-            key.refresh_from_db()
-            messages.error(request, _("This key was already revealed; it cannot be shown again."))
+            key.refresh_from_db()  # the page then says when it was shown, or that it is revoked
     response = render(request, "tenants/key_reveal.html", {"key": key, "value": value})
     # Never kept by the browser or a proxy: the back button must not show the value again.
     response["Cache-Control"] = "no-store"
@@ -434,7 +464,9 @@ def peppol_register(request: HttpRequest, pk: int) -> HttpResponse:
                 request=request,
             )
         except admin_api.Conflict as e:
-            form.add_error("peppol_id", services.explain(e, peppol_id=tenant.peppol_id))
+            form.add_error(
+                "peppol_id", services.explain(e, peppol_id=tenant.peppol_id, tenant=tenant)
+            )
         except admin_api.ValidationFailed as e:
             form.add_register_error(e)
         except (admin_api.AdminApiError, services.PeppolUnavailable) as e:
@@ -534,23 +566,21 @@ def user_create(request: HttpRequest, pk: int) -> HttpResponse:
 # --- audit log ------------------------------------------------------------------------
 def _audit_queryset(form: AuditFilterForm):
     qs = AuditEntry.objects.select_related("tenant").order_by("-sequence")
-    if not form.is_valid():
-        return qs
-    data = form.cleaned_data
-    if data["actor"]:
+    data = _valid_filters(form)
+    if data.get("actor"):
         qs = qs.filter(actor__icontains=data["actor"])
-    if data["action"]:
+    if data.get("action"):
         qs = qs.filter(action=data["action"])
-    if data["tenant"]:
+    if data.get("tenant"):
         qs = qs.filter(
             Q(tenant__name__icontains=data["tenant"]) | Q(target__icontains=data["tenant"])
         )
-    if data["outcome"]:
+    if data.get("outcome"):
         qs = qs.filter(outcome=data["outcome"])
     tz = timezone.get_current_timezone()
-    if data["date_from"]:
+    if data.get("date_from"):
         qs = qs.filter(created_at__gte=datetime.combine(data["date_from"], time.min, tz))
-    if data["date_to"]:
+    if data.get("date_to"):
         end = datetime.combine(data["date_to"], time.min, tz) + timedelta(days=1)
         qs = qs.filter(created_at__lt=end)
     return qs
@@ -607,9 +637,10 @@ AUDIT_COLUMNS = [
 def audit_export(request: HttpRequest) -> StreamingHttpResponse:
     form = _audit_form(request)
     qs = _audit_queryset(form)
+    used = {k: v for k, v in _valid_filters(form).items() if v not in ("", None)}
     audit.record(
         "audit.export",
-        target=request.GET.urlencode()[:200] or "all",
+        target=", ".join(f"{k}={v}" for k, v in used.items())[:200] or "all",
         user=request.user,
         request=request,
     )
@@ -623,7 +654,8 @@ def audit_export(request: HttpRequest) -> StreamingHttpResponse:
                     _cell(v)
                     for v in (
                         e.sequence,
-                        e.created_at.isoformat(),
+                        # The time the screens show (with its UTC offset).
+                        timezone.localtime(e.created_at).isoformat(),
                         e.actor,
                         e.action,
                         e.tenant.name if e.tenant_id and e.tenant else "",

@@ -147,3 +147,19 @@ def test_it_infers_the_country_from_the_vat_number():
         {"name": "dutchco", "company_number": "1234567", "company_tax_id": "NL004495445B01"}
     )
     assert "KvK" in errors["company_number"][0]
+
+
+@pytest.mark.parametrize("number", ["0403.170.702", "0403 170 702", "0403170702"])
+def test_a_cbe_shaped_number_alone_is_checked_as_belgian(number):
+    # Nothing else on the form says Belgium: the shape of the number does.
+    cleaned, errors = ids.clean_tenant_fields({"description": "Acme BV", "company_number": number})
+    assert "Belgian enterprise number" in errors["company_number"][0]
+    good, no_errors = ids.clean_tenant_fields(
+        {"description": "Acme BV", "company_number": "0403.170.701"}
+    )
+    assert no_errors == {}
+    assert (good["company_number"], good["peppol_id"]) == (VALID_CBE, "0208:0403170701")
+
+
+def test_a_number_of_another_shape_without_a_country_is_checked_loosely():
+    assert ids.check_tenant_fields({"name": "acme", "company_number": "HRB 12345"}) == {}

@@ -2,7 +2,9 @@
 
 import csv
 import io
+import json
 import logging
+import re
 
 import httpx
 import pytest
@@ -284,12 +286,120 @@ def test_edit_shows_changes_and_audits_before_after(as_alice, api, bakkerij):
     }
 
 
-def test_a_9925_peppol_id_for_a_belgian_company_gets_a_warning(as_alice, api):
+def test_a_9925_peppol_id_for_a_belgian_company_gets_a_warning_once(as_alice, api):
     data = {**BAKKERIJ, "peppol_id": "9925:BE0706165839"}
     response = as_alice.post(reverse("tenants:tenant_create"), data, follow=True)
+    page = response.content.decode()
+    # On the Peppol panel, where it matters; not a second time as a flash message above.
+    assert page.count("Use 0208:0706165839 unless the customer asked for 9925") == 1
+    assert not [m for m in response.context["messages"] if "9925" in str(m)]
+
+
+def test_a_cbe_shaped_number_is_checked_even_without_vat_or_country(as_alice, api):
+    data = {"description": "Acme BV", "company_number": "0403.170.702", "country": ""}
+    response = as_alice.post(reverse("tenants:tenant_create"), data)
+    assert "Belgian enterprise number" in _errors(response, "company_number")[0]
+    assert requests_to(api, "POST", "/api/admin/tenants") == []
+
+
+def test_a_name_the_mirror_knows_is_refused_before_any_call(as_alice, api, alice):
+    services.create_tenant({**BAKKERIJ, "name": "bakkerij-van-damme"}, alice)
+    sent = len(requests_to(api, "POST", "/api/admin/tenants"))
+    data = {**BAKKERIJ, "name": "bakkerij.van.damme", "description": "Other"}
+    response = as_alice.post(reverse("tenants:tenant_create"), data)
+    (message,) = _errors(response, "name")
+    assert "bakkerij-van-damme" in message and "bakkerij.van.damme-2" in message
+    assert len(requests_to(api, "POST", "/api/admin/tenants")) == sent  # nothing sent
+    assert not AuditEntry.objects.filter(outcome="error").exists()  # no doomed attempt
+
+
+def test_a_deleted_tenants_name_is_refused_and_the_message_says_why(as_alice, acme):
+    Tenant.objects.filter(pk=acme.pk).update(is_deleted=True)
+    response = as_alice.post(reverse("tenants:tenant_create"), {"name": "acme"})
+    assert "deleted tenant acme" in _errors(response, "name")[0]
+
+
+def test_editing_keeps_the_tenants_own_name_even_one_our_rule_would_refuse(
+    as_alice, mock_api, acme
+):
+    Tenant.objects.filter(pk=acme.pk).update(name="Legacy_Co.")
+    sent = []
+
+    def handler(request):
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json={"id": acme.remote_id, **sent[-1]})
+
+    mock_api["handler"] = handler
+    data = {
+        **BAKKERIJ,
+        "name": "Legacy_Co.",
+        "company_number": "0403170701",
+        "company_tax_id": "BE0403170701",
+        "peppol_id": "0208:0403170701",
+    }
+    response = as_alice.post(reverse("tenants:tenant_edit", args=[acme.pk]), data)
+    assert response.status_code == 302
+    assert sent[0]["name"] == "Legacy_Co."
+
+
+def test_the_same_company_twice_gets_a_warning_on_the_tenant_page(as_alice, api, alice):
+    services.create_tenant(BAKKERIJ, alice)
+    data = {**BAKKERIJ, "name": "bakkerij-bis", "description": "Bakkerij bis"}
+    response = as_alice.post(reverse("tenants:tenant_create"), data, follow=True)
     shown = [str(m) for m in response.context["messages"]]
-    assert any("0208:0706165839" in m and "9925" in m for m in shown)
-    assert "0208:0706165839" in response.content.decode()  # also on the Peppol panel
+    assert any("bakkerij-van-damme has the same company number 0706165839" in m for m in shown)
+
+
+def test_a_registered_tenant_cannot_be_switched_to_test_mode(as_alice, api, bakkerij):
+    api.register(bakkerij.remote_id, "0208:0706165839")
+    as_alice.post(reverse("tenants:peppol_status", args=[bakkerij.pk]))
+    data = {**BAKKERIJ, "test_mode": "on"}
+    response = as_alice.post(reverse("tenants:tenant_edit", args=[bakkerij.pk]), data)
+    assert "Unregister it first" in _errors(response, "test_mode")[0]
+    assert requests_to(api, "PUT", "/api/admin/tenants") == []
+    assert remote(api, f"/api/admin/tenants/{bakkerij.remote_id}")["test_mode"] is False
+
+
+def test_a_registered_tenant_in_test_mode_can_still_be_unregistered(as_alice, api, bakkerij):
+    # Set elsewhere (another tool, an older portal): the page must not hide the way out.
+    PeppolRegistration.objects.create(tenant=bakkerij, registered=True, peppol_id="0208:1")
+    Tenant.objects.filter(pk=bakkerij.pk).update(test_mode=True)
+    page = as_alice.get(reverse("tenants:tenant_detail", args=[bakkerij.pk])).content.decode()
+    assert reverse("tenants:peppol_unregister", args=[bakkerij.pk]) in page
+    assert "still registered on Peppol" in page
+    assert "Registration is not available" not in page
+
+
+def test_live_checks_put_each_error_next_to_its_field(as_alice, acme):
+    response = as_alice.get(
+        reverse("tenants:tenant_suggest"),
+        {
+            "description": "Acme",
+            "name": "acme",
+            "company_number": "0403.170.702",
+            "company_tax_id": "BE0403170701",
+            "peppol_id": "",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    slots = dict(re.findall(r'<div class="live-errors" id="live-(\w+)"[^>]*>(.*?)</div>', body))
+    assert "taken by the tenant acme" in slots["name"]
+    assert "Belgian enterprise number" in slots["company_number"]
+    assert slots["peppol_id"] == "" and slots["country"] == ""  # cleared when fine
+    assert 'hx-swap-oob="true"' in body
+    # Editing acme itself: its own name is not "taken".
+    own = as_alice.get(
+        reverse("tenants:tenant_suggest"),
+        {"name": "acme", "tenant": acme.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    assert "taken" not in own.content.decode()
+
+
+def test_the_live_checks_do_not_put_the_csrf_token_in_a_url(as_alice):
+    page = as_alice.get(reverse("tenants:tenant_create")).content.decode()
+    assert 'hx-params="not csrfmiddlewaretoken"' in page
 
 
 def test_live_suggestions(as_alice):
@@ -317,6 +427,25 @@ def test_delete_asks_first_then_deletes_everywhere(as_alice, api, bakkerij):
     assert as_alice.get(reverse("tenants:tenant_edit", args=[bakkerij.pk])).status_code == 404
 
 
+def test_delete_revokes_the_keys_and_deactivates_the_customer_logins(
+    as_alice, client, api, bakkerij
+):
+    key, _value = services.create_key(bakkerij, "production", "", "job:test")
+    User.objects.create_user("vandamme", password=PASSWORD, role="customer", tenant=bakkerij)
+    url = reverse("tenants:tenant_delete", args=[bakkerij.pk])
+    assert "vandamme is deactivated" in as_alice.get(url).content.decode()
+    as_alice.post(url)
+    key.refresh_from_db()
+    assert key.is_revoked and not key.is_held and not key.is_current
+    assert not User.objects.get(username="vandamme").is_active
+    entry = AuditEntry.objects.get(action="tenant.delete")
+    assert entry.changes["keys_revoked"] == [None, 1]
+    assert entry.changes["logins_deactivated"] == [None, 1]
+    client.logout()
+    client.post(reverse("login"), {"username": "vandamme", "password": PASSWORD})
+    assert client.get(reverse("invoices:documents")).status_code == 302  # back to log in
+
+
 # --- keys -----------------------------------------------------------------------------
 def test_a_new_key_is_revealed_once_to_an_admin(as_alice, api, bakkerij):
     response = as_alice.post(
@@ -338,6 +467,27 @@ def test_a_new_key_is_revealed_once_to_an_admin(as_alice, api, bakkerij):
     detail = as_alice.get(reverse("tenants:tenant_detail", args=[bakkerij.pk])).content.decode()
     assert value not in detail and key.fingerprint in detail
     assert AuditEntry.objects.filter(action="key.reveal").count() == 1
+
+
+def test_the_reveal_page_says_the_key_was_created_and_explains_a_second_try_once(
+    as_alice, api, bakkerij
+):
+    response = as_alice.post(
+        reverse("tenants:key_create", args=[bakkerij.pk]), {"name": "production"}, follow=True
+    )
+    assert "Key production created" in response.content.decode()
+    url = reverse("tenants:api_key_reveal", args=[ApiKey.objects.get().pk])
+    as_alice.post(url)
+    again = as_alice.post(url, follow=True).content.decode()
+    assert again.count("cannot be shown again") == 1  # the page says it, not also a flash
+
+
+def test_revoking_the_last_key_warns_on_the_tenant_page(as_alice, api, bakkerij):
+    key, _value = services.create_key(bakkerij, "production", "", "job:test")
+    detail = reverse("tenants:tenant_detail", args=[bakkerij.pk])
+    assert "no current key" not in as_alice.get(detail).content.decode()
+    as_alice.post(reverse("tenants:key_revoke", args=[key.pk]))
+    assert "no current key" in as_alice.get(detail).content.decode()
 
 
 def test_an_operator_creates_a_key_that_an_admin_reveals_later(client, otto, alice, api, bakkerij):
@@ -432,6 +582,31 @@ def test_a_kbo_miss_lands_on_the_company_name_field(as_alice, api, alice):
         reverse("tenants:peppol_register", args=[tenant.pk]), {"company_name": "Acme BV"}
     )
     assert ok.status_code == 302
+
+
+def test_a_peppol_id_held_by_one_of_our_tenants_names_that_tenant(as_alice, api, alice):
+    first = services.create_tenant(BAKKERIJ, alice)
+    services.register_peppol(first, alice)
+    second = services.create_tenant(
+        {**BAKKERIJ, "name": "bakkerij-bis", "description": "Bakkerij bis"}, alice
+    )
+    response = as_alice.post(
+        reverse("tenants:peppol_register", args=[second.pk]), {"company_name": ""}
+    )
+    (message,) = _errors(response, "peppol_id")
+    assert "by your tenant bakkerij-van-damme" in message
+
+
+def test_a_non_kbo_peppol_id_needs_a_company_name_before_any_call(as_alice, api, alice):
+    tenant = services.create_tenant({**BAKKERIJ, "peppol_id": "9925:BE0706165839"}, alice)
+    url = reverse("tenants:peppol_register", args=[tenant.pk])
+    page = as_alice.get(url).content.decode()
+    assert "edit the tenant to change it" in page and "disabled" in page
+    response = as_alice.post(url, {"company_name": ""})
+    assert "9925:BE0706165839" in _errors(response, "company_name")[0]
+    assert requests_to(api, "POST", f"/api/admin/tenants/{tenant.remote_id}/peppol") == []
+    ok = as_alice.post(url, {"company_name": "Bakkerij Van Damme BV"})
+    assert ok.status_code == 302 and PeppolRegistration.objects.get(tenant=tenant).registered
 
 
 def test_a_test_mode_tenant_explains_instead_of_offering_a_button(as_alice, api, alice):
@@ -559,3 +734,35 @@ def test_no_key_value_leaks_through_logs_pages_or_audit(as_alice, api, caplog):
         assert canary not in haystack and api.org_key not in haystack
     assert "admin-api POST /api/admin/tenants -> 201" in logs
     assert audit.verify_chain().ok
+
+
+def test_one_bad_filter_keeps_the_others_on_screen_and_in_the_export(as_alice, alice, otto):
+    audit.record("tenant.update", user=alice)
+    audit.record("tenant.update", user=otto)
+    params = {"actor": "otto", "date_from": "2026-13-45"}
+    page = as_alice.get(reverse("tenants:audit_list"), params)
+    assert page.context["form"].errors["date_from"]
+    assert [e.actor for e in page.context["page"].object_list] == ["otto"]
+    export = as_alice.get(reverse("tenants:audit_export"), params)
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert [r["actor"] for r in rows] == ["otto"]
+    # The export's own entry says which filters applied, without the empty ones.
+    assert AuditEntry.objects.get(action="audit.export").target == "actor=otto"
+
+
+def test_the_export_shows_the_same_local_time_as_the_screen(as_alice, alice, settings):
+    from django.utils import timezone
+
+    entry = audit.record("tenant.update", user=alice)
+    export = as_alice.get(reverse("tenants:audit_export"), {"action": "tenant.update"})
+    (row,) = csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode()))
+    local = timezone.localtime(entry.created_at)
+    assert row["time"].startswith(local.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert row["time"].endswith(local.strftime("%z")[:3] + ":" + local.strftime("%z")[3:])
+    page = as_alice.get(reverse("tenants:audit_list")).content.decode()
+    assert local.strftime("%H:%M:%S") in page
+
+
+def test_a_bad_value_in_one_list_filter_keeps_the_others(as_alice, acme, globex):
+    response = as_alice.get(reverse("tenants:tenant_list"), {"q": "glob", "peppol": "bogus"})
+    assert [t.name for t in response.context["page"].object_list] == ["globex"]
