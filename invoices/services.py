@@ -271,7 +271,7 @@ def create_draft(tenant: Tenant, user, data: EditorInput) -> Document:
     by its number later, so a lost answer never makes a second one.
     """
     totals = totals_for(data)
-    payload, index = build_payload(data, totals)
+    payload, _index = build_payload(data, totals)
     h = data.header
     fields = {
         k: h.get(k) or ""
@@ -331,13 +331,13 @@ def create_draft(tenant: Tenant, user, data: EditorInput) -> Document:
     except TenantApiError:
         document.delete()
         raise
-    document.remote_id = remote.id
-    document.last_error = ""
-    document.save(update_fields=["remote_id", "last_error", "updated_at"])
-    states.note(
-        document, _("Created at e-invoice.be as a draft."), source=Source.PORTAL, actor=user
-    )
-    document._adjustment_index = index  # for placing issues of a later send
+    with transaction.atomic():
+        document.remote_id = remote.id
+        document.last_error = ""
+        document.save(update_fields=["remote_id", "last_error", "updated_at"])
+        states.note(
+            document, _("Created at e-invoice.be as a draft."), source=Source.PORTAL, actor=user
+        )
     return document
 
 

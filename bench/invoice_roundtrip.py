@@ -1,0 +1,232 @@
+#!/usr/bin/env python
+"""Benchmark: the portal's validate → create → send against the same three SDK calls made directly.
+
+    .venv/bin/python bench/invoice_roundtrip.py [--iterations 40] [--latency-ms 0,50]
+
+It starts its own sandbox (sandbox.testing.SandboxProcess) and runs the portal in-process on a
+throwaway SQLite database in a temporary folder, with DEBUG off. For each run:
+
+- portal: POST the editor with action=validate (form, totals, SDK validate call, issue
+  placement, page render), then POST it with action=send (form, duplicate check, local mirror
+  rows, SDK create, SDK send, state change, redirect) — the customer's two clicks, measured
+  from request to response through Django's full middleware stack (test client, no socket);
+- direct: the official SDK's validate_json, documents.create and documents.send with the very
+  payload the portal builds, on one reused client.
+
+Portal and direct runs alternate so both see the same sandbox conditions. `--latency-ms`
+adds that much latency to every tenant API call in the sandbox (fault injection), e.g. 50 for
+a realistic round trip to e-invoice.be; 0 measures the portal's overhead in the worst case.
+Target: median ratio ≤ 1.3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def configure_django(tmp: Path, api_url: str) -> None:
+    from cryptography.fernet import Fernet
+
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+            "DEBUG": "false",
+            "SECRET_KEY": "bench-only-" + "x" * 50,
+            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "EINVOICE_API_BASE_URL": api_url,
+            "CELERY_BROKER_DIR": str(tmp / "broker"),
+            "LOG_LEVEL": "WARNING",
+            "ALLOWED_HOSTS": "testserver,localhost",
+        }
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def editor_body(number: str, action: str) -> dict[str, str]:
+    lines = [
+        ("Sourdough bread", "10", "4.50", "6"),
+        ("Birthday cake", "1", "35", "21"),
+        ("Delivery", "1.5", "20", "21"),
+    ]
+    body = {
+        "action": action,
+        "invoice_id": number,
+        "invoice_date": date.today().isoformat(),
+        "currency": "EUR",
+        "vendor_name": "Bakkerij Van Damme BV",
+        "vendor_tax_id": "BE0706165839",
+        "vendor_company_id": "0706165839",
+        "vendor_address": "Kerkstraat 12, 9000 Gent, Belgium",
+        "customer_name": "Dijle Software BV",
+        "customer_tax_id": "BE1998121608",
+        "customer_address": "Vaartkom 31, 3000 Leuven, Belgium",
+        "payment_term": "Net 30 days",
+        "iban": "BE68539007547034",
+        "bic": "GEBABEBB",
+        "lines-TOTAL_FORMS": str(len(lines)),
+        "lines-INITIAL_FORMS": "0",
+        "adjustments-TOTAL_FORMS": "0",
+        "adjustments-INITIAL_FORMS": "0",
+    }
+    for i, (description, quantity, price, rate) in enumerate(lines):
+        body.update(
+            {
+                f"lines-{i}-description": description,
+                f"lines-{i}-quantity": quantity,
+                f"lines-{i}-unit": "C62",
+                f"lines-{i}-unit_price": price,
+                f"lines-{i}-tax_rate": rate,
+            }
+        )
+    return body
+
+
+def payload_for(number: str, tenant) -> dict:
+    """The exact JSON the portal sends for this editor body (so "direct" does the same work)."""
+    from invoices.forms import AdjustmentFormSet, DocumentForm, LineFormSet
+    from invoices.services import EditorInput, build_payload, totals_for
+
+    body = editor_body(number, "validate")
+    form = DocumentForm(body, tenant=tenant)
+    lines = LineFormSet(body, prefix="lines")
+    adjustments = AdjustmentFormSet(body, prefix="adjustments")
+    assert form.is_valid() and lines.is_valid() and adjustments.is_valid(), form.errors
+    data = EditorInput("INVOICE", form.cleaned_data, [f.cleaned_data for f in lines.forms])
+    payload, _index = build_payload(data, totals_for(data))
+    return payload
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def run(iterations: int, latency_ms: int, sandbox, key: str, tenant, client) -> dict:
+    import httpx
+    from e_invoice_api import EInvoice
+
+    if latency_ms:
+        sandbox.set_faults(latency_ms=latency_ms, paths=["/api/*"])
+    else:
+        sandbox.clear_faults()
+    direct = EInvoice(
+        api_key=key, base_url=sandbox.url, max_retries=0, http_client=httpx.Client(timeout=30)
+    )
+    portal_times: list[float] = []
+    direct_times: list[float] = []
+    for i in range(-2, iterations):  # two warm-up rounds, not counted
+        # Portal: the customer's "Check" then "Send via Peppol".
+        number = f"P{latency_ms}-{i + 2:04}"
+        started = time.perf_counter()
+        checked = client.post("/invoices/new/invoice/", editor_body(number, "validate"))
+        sent = client.post("/invoices/new/invoice/", editor_body(number, "send"))
+        elapsed = time.perf_counter() - started
+        assert b'id="validated"' in checked.content, checked.content[:2000]
+        assert sent.status_code == 302, sent.content[:2000]
+        if i >= 0:
+            portal_times.append(elapsed)
+
+        # Direct: the same three SDK calls with the same payload.
+        payload = payload_for(f"D{latency_ms}-{i + 2:04}", tenant)
+        extra = (
+            {"billing_reference": payload.pop("billing_reference")}
+            if "billing_reference" in payload
+            else None
+        )
+        started = time.perf_counter()
+        result = direct.validate.validate_json(**payload)
+        created = direct.documents.create(**payload, extra_body=extra)
+        direct.documents.send(created.id)
+        elapsed = time.perf_counter() - started
+        assert result.is_valid
+        if i >= 0:
+            direct_times.append(elapsed)
+    return {
+        "latency_ms": latency_ms,
+        "portal_median": statistics.median(portal_times),
+        "portal_p90": percentile(portal_times, 0.9),
+        "direct_median": statistics.median(direct_times),
+        "direct_p90": percentile(direct_times, 0.9),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument("--latency-ms", default="0,50", help="comma-separated, e.g. 0,50")
+    parser.add_argument("--target", type=float, default=1.3)
+    args = parser.parse_args()
+    latencies = [int(x) for x in args.latency_ms.split(",") if x.strip()]
+
+    from sandbox.testing import SandboxProcess
+
+    with tempfile.TemporaryDirectory(prefix="bench-invoices-") as tmp_name:
+        tmp = Path(tmp_name)
+        with SandboxProcess(env={"SANDBOX_SEND_DELAY": "0.05"}) as sandbox:
+            configure_django(tmp, sandbox.url)
+            from django.test import Client
+
+            from accounts.models import Role, User
+            from tenants.models import ApiKey, Tenant
+
+            remote, key = sandbox.create_tenant_with_key(
+                "bench-bakkerij",
+                company_number="0706165839",
+                company_tax_id="BE0706165839",
+                peppol_ids=["0208:0706165839"],
+            )
+            sandbox.register(remote["id"], "0208:0706165839")
+            buyer, _buyer_key = sandbox.create_tenant_with_key(
+                "bench-dijle", company_number="1998121608", peppol_ids=["0208:1998121608"]
+            )
+            sandbox.register(buyer["id"], "0208:1998121608")
+            tenant = Tenant.objects.create(
+                remote_id=remote["id"],
+                name="bench-bakkerij",
+                description="Bakkerij Van Damme BV",
+                company_number="0706165839",
+                company_tax_id="BE0706165839",
+                peppol_id="0208:0706165839",
+            )
+            api_key = ApiKey(tenant=tenant, remote_id="bench-key", name="bench", is_current=True)
+            api_key.set_value(key)
+            api_key.save()
+            user = User.objects.create_user("bench", role=Role.CUSTOMER, tenant=tenant)
+            client = Client()
+            client.force_login(user)
+
+            print(f"invoice round trip: validate → create → send, {args.iterations} runs each")
+            print(
+                f"{'API latency':>12} {'portal median':>14} {'p90':>8} {'direct median':>14} {'p90':>8} {'ratio':>6}"
+            )
+            worst = 0.0
+            for latency in latencies:
+                r = run(args.iterations, latency, sandbox, key, tenant, client)
+                ratio = r["portal_median"] / r["direct_median"]
+                worst = max(worst, ratio)
+                print(
+                    f"{latency:>10}ms {r['portal_median'] * 1000:>12.1f}ms {r['portal_p90'] * 1000:>6.1f}ms"
+                    f" {r['direct_median'] * 1000:>12.1f}ms {r['direct_p90'] * 1000:>6.1f}ms {ratio:>6.2f}"
+                )
+            print(f"target: ratio ≤ {args.target} — worst ratio {worst:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
