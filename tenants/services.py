@@ -223,6 +223,10 @@ def delete_tenant(tenant: Tenant, actor: Actor, request: HttpRequest | None = No
         )
         # Its customers have nothing left to do in the portal.
         logins = tenant.users.filter(is_active=True).update(is_active=False)
+        # Its Peppol registration ended with it.
+        PeppolRegistration.objects.filter(tenant=tenant, registered=True).update(
+            registered=False, status="", peppol_id="", registered_at=None
+        )
     tenant.is_deleted = True
     changes: dict[str, Any] = {"is_deleted": [False, True]}
     if revoked:

@@ -127,6 +127,10 @@ class ApiKey(models.Model):
         """Decrypt; call only where the key is about to be used or shown once."""
         return crypto.decrypt(self.encrypted_value)
 
+    # Templates call argument-less methods: `{{ key.reveal_value }}` on any page would
+    # print the key. Django's template engine never calls a method marked alters_data.
+    reveal_value.alters_data = True
+
     @property
     def can_be_revealed(self) -> bool:
         return self.is_held and self.revealed_at is None and not self.is_revoked
@@ -146,6 +150,8 @@ class ApiKey(models.Model):
         if won:
             self.revealed_at = now
         return bool(won)
+
+    claim_reveal.alters_data = True  # a template must not use up the one reveal
 
 
 class PeppolRegistration(models.Model):
