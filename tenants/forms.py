@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import password_validators_help_texts
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -97,8 +98,22 @@ class TenantForm(ApiErrorsMixin, forms.Form):
             taken = tenant_checks.name_taken(cleaned["name"], exclude=self.tenant)
             if taken:
                 errors["name"] = [taken]
+        registered = tenant_checks.registered_peppol_id(self.tenant) if self.tenant else ""
+        if (
+            registered
+            and "peppol_id" not in errors
+            and cleaned["peppol_id"]
+            and cleaned["peppol_id"] != registered
+        ):
+            # The registration would stay under the old ID while the tenant shows the new one.
+            errors["peppol_id"] = [
+                _(
+                    "This tenant is registered on Peppol as %(id)s. Unregister it first (on the "
+                    "tenant page) to change its Peppol ID, then register the new one."
+                )
+                % {"id": registered}
+            ]
         if data.get("test_mode") and self.tenant is not None:
-            registered = tenant_checks.registered_peppol_id(self.tenant)
             if registered:
                 errors["test_mode"] = [
                     _(
@@ -184,6 +199,11 @@ class CustomerUserForm(forms.Form):
     email = forms.EmailField(label=gettext_lazy("Email"))
     password1 = forms.CharField(label=gettext_lazy("Password"), widget=forms.PasswordInput)
     password2 = forms.CharField(label=gettext_lazy("Password again"), widget=forms.PasswordInput)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The rules the password is checked against, before the customer picks one.
+        self.fields["password1"].help_text = " ".join(password_validators_help_texts())
 
     def clean_username(self) -> str:
         username = self.cleaned_data["username"].strip()

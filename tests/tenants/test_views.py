@@ -360,6 +360,38 @@ def test_a_registered_tenant_cannot_be_switched_to_test_mode(as_alice, api, bakk
     assert remote(api, f"/api/admin/tenants/{bakkerij.remote_id}")["test_mode"] is False
 
 
+def test_a_registered_tenants_peppol_id_cannot_change_under_its_registration(
+    as_alice, api, bakkerij
+):
+    services.register_peppol(bakkerij, "job:test")
+    data = {**BAKKERIJ, "peppol_id": "9925:BE0706165839"}
+    response = as_alice.post(reverse("tenants:tenant_edit", args=[bakkerij.pk]), data)
+    assert "registered on Peppol as 0208:0706165839" in _errors(response, "peppol_id")[0]
+    assert requests_to(api, "PUT", "/api/admin/tenants") == []
+    # Other changes still go through.
+    ok = as_alice.post(
+        reverse("tenants:tenant_edit", args=[bakkerij.pk]), {**BAKKERIJ, "description": "B"}
+    )
+    assert ok.status_code == 302
+
+
+def test_forms_leave_checking_to_the_server_in_the_portals_language(as_alice, bakkerij):
+    # Browser pop-ups would speak the browser's language and sit apart from our errors.
+    for url in [
+        reverse("tenants:tenant_create"),
+        reverse("tenants:user_create", args=[bakkerij.pk]),
+        reverse("tenants:peppol_register", args=[bakkerij.pk]),
+        reverse("tenants:tenant_detail", args=[bakkerij.pk]),
+    ]:
+        page = as_alice.get(url).content.decode()
+        forms_with_fields = [f for f in page.split("<form")[1:] if '<input type="text"' in f]
+        assert forms_with_fields and all(
+            " novalidate" in f.split(">")[0] for f in forms_with_fields
+        ), url
+    help_text = as_alice.get(reverse("tenants:user_create", args=[bakkerij.pk])).content.decode()
+    assert "at least" in help_text  # the password rules, up front
+
+
 def test_a_registered_tenant_in_test_mode_can_still_be_unregistered(as_alice, api, bakkerij):
     # Set elsewhere (another tool, an older portal): the page must not hide the way out.
     PeppolRegistration.objects.create(tenant=bakkerij, registered=True, peppol_id="0208:1")
