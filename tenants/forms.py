@@ -162,20 +162,18 @@ class PeppolRegisterForm(ApiErrorsMixin, forms.Form):
         ),
     )
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         peppol_id = str(self.initial.get("peppol_id") or "")
-        if peppol_id and not data.get("company_name") and not peppol_id.startswith("0208:"):
+        if peppol_id and not peppol_id.startswith("0208:"):
             # The KBO lookup only knows Belgian enterprise numbers (scheme 0208).
-            self.add_error(
-                "company_name",
-                _(
-                    "Give the company name: e-invoice.be can look it up in KBO only for a "
-                    "Belgian 0208 Peppol ID, and this one is %(id)s."
-                )
-                % {"id": peppol_id},
-            )
-        return data
+            field = self.fields["company_name"]
+            field.required = True
+            field.help_text = _("The name others find in the Peppol Directory.")
+            field.error_messages["required"] = _(
+                "Give the company name: e-invoice.be can look it up in KBO only for a Belgian "
+                "0208 Peppol ID, and this one is %(id)s."
+            ) % {"id": peppol_id}
 
     def add_register_error(self, error: admin_api.AdminApiError) -> None:
         """The register endpoint answers 400 with a sentence; route it by what it is about."""

@@ -634,6 +634,7 @@ def test_a_non_kbo_peppol_id_needs_a_company_name_before_any_call(as_alice, api,
     url = reverse("tenants:peppol_register", args=[tenant.pk])
     page = as_alice.get(url).content.decode()
     assert "edit the tenant to change it" in page and "disabled" in page
+    assert "Leave empty" not in page  # that advice is for 0208 IDs only
     response = as_alice.post(url, {"company_name": ""})
     assert "9925:BE0706165839" in _errors(response, "company_name")[0]
     assert requests_to(api, "POST", f"/api/admin/tenants/{tenant.remote_id}/peppol") == []
