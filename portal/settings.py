@@ -9,6 +9,7 @@ import hashlib
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -164,6 +165,27 @@ EINVOICE_RATE_PER_MINUTE = env.int("EINVOICE_RATE_PER_MINUTE", default=100)
 EINVOICE_RATE_PER_HOUR = env.int("EINVOICE_RATE_PER_HOUR", default=1000)
 # redis://… in production; empty → a SQLite file shared by the processes of this host.
 RATE_LIMIT_REDIS_URL = env.str("RATE_LIMIT_REDIS_URL", default="")
+RATE_LIMIT_SQLITE_PATH = env.str(
+    "RATE_LIMIT_SQLITE_PATH", default=str(VAR_DIR / "ratelimit.sqlite3")
+)
+# >1 runs the same quota faster (benchmarks against a sandbox with the same scale).
+RATE_LIMIT_TIME_SCALE = env.float("RATE_LIMIT_TIME_SCALE", default=1.0)
+# Calls reach the API a few ms after their grant; keep this much slack on each window.
+RATE_LIMIT_MARGIN_SECONDS = env.float("RATE_LIMIT_MARGIN_SECONDS", default=0.25)
+RATE_LIMIT_KEY_PREFIX = env.str("RATE_LIMIT_KEY_PREFIX", default="peppol-portal-quota")
+# How long a web request may wait for quota before telling the user to retry.
+EINVOICE_QUOTA_MAX_WAIT = env.float("EINVOICE_QUOTA_MAX_WAIT", default=5)
+EINVOICE_READ_ATTEMPTS = env.int("EINVOICE_READ_ATTEMPTS", default=3)
+EINVOICE_RETRY_BACKOFF_SECONDS = env.float("EINVOICE_RETRY_BACKOFF_SECONDS", default=0.5)
+
+# Background jobs: at most this many in the broker at once; the rest wait as rows.
+JOBS_MAX_IN_FLIGHT = env.int("JOBS_MAX_IN_FLIGHT", default=4)
+JOBS_LEASE_SECONDS = env.float("JOBS_LEASE_SECONDS", default=300)
+JOBS_DISPATCH_TIMEOUT_SECONDS = env.float("JOBS_DISPATCH_TIMEOUT_SECONDS", default=600)
+JOBS_RETRY_BASE_SECONDS = env.float("JOBS_RETRY_BASE_SECONDS", default=5)
+JOBS_RETRY_MAX_SECONDS = env.float("JOBS_RETRY_MAX_SECONDS", default=600)
+JOBS_MAX_RETRIES = env.int("JOBS_MAX_RETRIES", default=8)
+KEY_REVEAL_LINK_HOURS = env.float("KEY_REVEAL_LINK_HOURS", default=72)
 
 KEY_ROTATION_DAYS = env.int("KEY_ROTATION_DAYS", default=90)
 KEY_ROTATION_GRACE_HOURS = env.float("KEY_ROTATION_GRACE_HOURS", default=24)
@@ -196,6 +218,8 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # kombu polls once a second by default; jobs should not wait that long.
+        "polling_interval": 0.2,
     }
 else:
     # Redis re-delivers a reserved task after this; keep it above the longest countdown.
@@ -206,7 +230,29 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+# Run exactly one beat. Every entry expires so a backlog never piles up.
+CELERY_BEAT_SCHEDULE: dict = {
+    "jobs-dispatch": {
+        "task": "tenants.tasks.dispatch_jobs",
+        "schedule": 5.0,
+        "options": {"expires": 5},
+    },
+    "jobs-sweep": {
+        "task": "tenants.tasks.sweep_jobs",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+    "keys-plan-rotations": {
+        "task": "tenants.tasks.plan_rotations",
+        "schedule": 900.0,
+        "options": {"expires": 900},
+    },
+    "mirror-reconcile": {
+        "task": "tenants.tasks.reconcile_mirror",
+        "schedule": crontab(hour=3, minute=17),
+        "options": {"expires": 3600},
+    },
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- Logging: secrets are masked on every handler ------------------------------------
