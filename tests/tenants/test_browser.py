@@ -3,7 +3,7 @@
 import pytest
 
 from tenants.models import ApiKey, Tenant
-from tests.conftest import login
+from tests.conftest import PASSWORD, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -44,3 +44,68 @@ def test_an_admin_creates_a_tenant_and_a_key_and_sees_it_once(page, screenshot, 
     assert value not in page.content()
     assert ApiKey.objects.get().fingerprint in page.content()
     screenshot("tenant-page")
+
+
+def test_live_checks_show_each_error_under_its_field(page, screenshot, api, alice):
+    login(page, "alice")
+    page.wait_for_url("**/staff/")
+    page.goto("/staff/tenants/new/")
+    page.fill("#id_description", "Acme BV")
+    page.fill("#id_company_number", "0403.170.702")
+    page.press("#id_company_number", "Tab")
+    error = page.locator("#field-company_number .live-errors .error")
+    error.wait_for()
+    assert "Belgian enterprise number" in error.inner_text()
+    assert page.locator("#field-company_tax_id .error").count() == 0
+    screenshot("live-error")
+    page.fill("#id_company_number", "0403.170.701")
+    page.press("#id_company_number", "Tab")
+    error.wait_for(state="detached")
+    page.locator("#suggestions").get_by_text("0208:0403170701").wait_for()
+
+
+def test_the_main_forms_work_without_javascript(browser, live_server, api, alice):
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto("/accounts/login/")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", PASSWORD)
+        page.press("input[name=password]", "Enter")  # the first submit button is the language's
+        page.wait_for_url("**/staff/")
+
+        page.goto("/staff/tenants/new/")
+        page.fill("#id_description", "Dijle Software BV")
+        page.fill("#id_company_number", "1998.121.609")
+        page.click("button:has-text('Create tenant')")
+        assert "Belgian enterprise number" in page.locator("#field-company_number").inner_text()
+        page.fill("#id_company_number", "1998.121.608")
+        page.click("button:has-text('Create tenant')")
+        page.wait_for_url("**/staff/tenants/*/")
+        tenant = Tenant.objects.get()
+
+        page.fill("#keys #id_name", "production")
+        page.click("#keys button:has-text('Create key')")
+        page.wait_for_url("**/staff/keys/*/reveal/")
+        page.click("text=Show the key now (once)")
+        assert page.locator("#key-value").inner_text().strip() == (
+            ApiKey.objects.get().reveal_value()
+        )
+
+        page.goto(f"/staff/tenants/{tenant.pk}/peppol/register/")
+        page.click("button:has-text('Register')")
+        page.wait_for_url(f"**/staff/tenants/{tenant.pk}/")
+        tenant.refresh_from_db()
+        assert tenant.peppol.registered
+        page.fill("#peppol #id_company_name", "Dijle Software")
+        page.click("#peppol button:has-text('Update business card')")
+        page.wait_for_url(f"**/staff/tenants/{tenant.pk}/")
+        assert "Business card updated." in page.content()
+
+        page.goto("/staff/tenants/")
+        page.fill("#id_q", "dijle")
+        page.click("form[role=search] button[type=submit]")
+        assert "q=dijle" in page.url and "1 tenant" in page.content()
+    finally:
+        context.close()
