@@ -414,6 +414,7 @@ def send(document: Document, user=None) -> Document:
         raise NotSendable(_("This document is already being sent."))
     resend = document.state == State.FAILED
     at = timezone.now()  # before the call: the API's own events come after it
+    claimed = True
     try:
         ensure_remote(document, user)
         api = TenantApi(document.tenant)
@@ -442,7 +443,7 @@ def send(document: Document, user=None) -> Document:
         new_state = (
             remote.state if remote.state in (State.TRANSIT, State.SENT, State.FAILED) else None
         )
-        states.advance(
+        changed = states.advance(
             document,
             new_state or State.TRANSIT,
             at=at,
@@ -454,9 +455,11 @@ def send(document: Document, user=None) -> Document:
         if document.last_error:
             document.last_error = ""
             document.save(update_fields=["last_error", "updated_at"])
+        claimed = not changed  # a change released the claim in the same UPDATE
         return document
     finally:
-        Document.objects.filter(pk=document.pk).update(sending_since=None)
+        if claimed:
+            Document.objects.filter(pk=document.pk).update(sending_since=None)
 
 
 def delete_draft(document: Document, user=None) -> None:

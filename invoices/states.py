@@ -67,6 +67,8 @@ def advance(
         "state_changed_at": Greatest(F("state_changed_at"), Value(at)),
         "updated_at": timezone.now(),
     }
+    if source == DocumentEvent.Source.PORTAL:
+        updates["sending_since"] = None  # our own send finished: release its claim here
     if failure_reason is not None:
         updates["failure_reason"] = failure_reason[:2000]
     elif new_state == State.TRANSIT:

@@ -401,13 +401,13 @@ class Editor:
         tenant = _tenant_for_user(request)
         self.tenant = tenant
         self.document_type = document_type
-        mailbox = services.mailbox_for(tenant)
-        self.form = DocumentForm(
-            data,
-            tenant=tenant,
-            document_type=document_type,
-            initial=initial_header(tenant, mailbox.seller_profile),
+        # Initial values matter only for a new, unbound form.
+        initial = (
+            initial_header(tenant, services.mailbox_for(tenant).seller_profile)
+            if data is None
+            else {}
         )
+        self.form = DocumentForm(data, tenant=tenant, document_type=document_type, initial=initial)
         if data is None:
             self.lines = LineFormSet(prefix=LINES_PREFIX, initial=[LINE_INITIAL])
             self.adjustments = AdjustmentFormSet(prefix=ADJUSTMENTS_PREFIX)
