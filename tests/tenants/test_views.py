@@ -573,6 +573,9 @@ def test_register_with_kbo_update_the_card_and_unregister(as_alice, api, bakkeri
         remote(api, f"/api/admin/tenants/{bakkerij.remote_id}/peppol/status")["company_name"]
         == "Van Damme & Zonen"
     )
+    # The page's activity list follows (out of band): the update is there at once.
+    oob = panel.content.decode().split('id="recent-activity" hx-swap-oob="true"')[1]
+    assert "peppol.business_card" in oob
 
     as_alice.post(reverse("tenants:peppol_unregister", args=[bakkerij.pk]))
     assert not PeppolRegistration.objects.get(tenant=bakkerij).registered
