@@ -341,7 +341,7 @@ class TenantApi:
         return info.file_name or f"{remote_id}.xml", response.content
 
     def find_drafts(self, invoice_id: str) -> list[Any]:
-        page = self.call(lambda c: c.outbox.list_draft_documents(search=invoice_id, page_size=20))
+        page = self.call(lambda c: c.drafts.list(search=invoice_id, state="DRAFT", page_size=20))
         return [d for d in page.items if d.invoice_id == invoice_id]
 
     def inbox(self, page: int = 1, page_size: int = 50) -> Any:

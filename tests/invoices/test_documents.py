@@ -222,3 +222,27 @@ def test_it_pulls_the_inbox_when_stale(client, bob, seller, buyer, portal_on_san
     assert [
         r for r in portal_on_sandbox.requests()[before:] if r["path"].startswith("/api/inbox")
     ] == []
+
+
+def test_it_adopts_the_document_of_a_lost_create_answer_instead_of_making_two(
+    carol_client, seller, buyer, portal_on_sandbox
+):
+    portal_on_sandbox.set_faults(
+        rules=[
+            {"method": "POST", "path": "/api/documents/", "action": "drop_after_write", "times": 1}
+        ]
+    )
+    body = editor_post([line()], action="send", invoice_id="INV-L1")
+    response = carol_client.post(NEW, body)
+    document = Document.objects.get(invoice_id="INV-L1")
+    assert response.status_code == 302 and response["Location"].endswith(f"/{document.pk}/")
+    assert document.remote_id == "" and document.state == State.DRAFT
+    page = carol_client.get(response["Location"]).content.decode()
+    assert "cannot be reached right now" in page and 'id="send-document"' in page
+
+    carol_client.post(reverse("invoices:send", args=[document.pk]))
+    document.refresh_from_db()
+    assert document.remote_id and document.state == State.TRANSIT
+    with portal_on_sandbox.tenant_client(seller.key) as api:
+        drafts = api.get("/api/drafts/", params={"search": "INV-L1"}).json()["items"]
+    assert [d["id"] for d in drafts] == [document.remote_id]  # one document, not two
