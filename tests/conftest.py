@@ -79,6 +79,12 @@ def bob(globex) -> User:
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Real hashing dominates persona setup; the tests are not about hash strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def own_quota(settings, tmp_path):
     """Each test gets its own API quota store: test runs on one machine share var/."""
     settings.RATE_LIMIT_SQLITE_PATH = str(tmp_path / "quota.sqlite3")
@@ -151,4 +157,5 @@ def login(page, username: str, password: str = PASSWORD) -> None:
     page.goto("/accounts/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    # Enter submits the login form itself (with JS off the language switcher has a button too).
+    page.press("input[name=password]", "Enter")

@@ -89,3 +89,11 @@ def test_it_keeps_every_staff_and_customer_url_behind_the_right_role(client, car
         if namespace == "invoices" and "/tenant/" in url:
             continue  # staff read-only views of a tenant's documents
         assert response.status_code in (403, 404), (url, wrong.username, response.status_code)
+
+
+def test_it_explains_a_refusal_on_a_styled_page(client, carol):
+    client.force_login(carol)
+    response = client.get(reverse("tenants:dashboard"))
+    assert response.status_code == 403
+    assert b"Not allowed" in response.content
+    assert b'href="/"' in response.content  # a way back home
