@@ -220,6 +220,8 @@ class Mailbox(models.Model):
     # The secret part of our webhook URL; chosen before registering so a retry reuses it.
     webhook_token = models.CharField(max_length=64, unique=True)
     webhook_remote_id = models.CharField(max_length=64, blank=True)
+    # Where the API posts: re-registered when PORTAL_BASE_URL changes.
+    webhook_url = models.CharField(max_length=500, blank=True)
     # MultiFernet ciphertext of the signing secret the API returned.
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
     webhook_registered_at = models.DateTimeField(null=True, blank=True)

@@ -716,7 +716,8 @@ def ensure_setup(tenant: Tenant) -> Mailbox:
     recorded and retried at most every INVOICES_SETUP_RETRY_SECONDS; polling covers meanwhile.
     """
     mailbox = mailbox_for(tenant)
-    if mailbox.has_webhook and mailbox.profile_synced_at:
+    url = webhook_url(mailbox)
+    if mailbox.has_webhook and mailbox.webhook_url == url and mailbox.profile_synced_at:
         return mailbox
     now = timezone.now()
     retry = now - timedelta(seconds=_setting("INVOICES_SETUP_RETRY_SECONDS", 60))
@@ -727,16 +728,25 @@ def ensure_setup(tenant: Tenant) -> Mailbox:
     )
     if not claimed:
         return mailbox
+    mailbox.webhook_attempted_at = now  # kept by the save below: the retry throttle
     api = TenantApi(tenant)
     try:
-        if not mailbox.has_webhook:
-            url = webhook_url(mailbox)
-            hook = next((w for w in api.list_webhooks() if w.url == url), None)
+        if not mailbox.has_webhook or mailbox.webhook_url != url:
+            hooks = api.list_webhooks()
+            hook = next((w for w in hooks if w.url == url), None)
             if hook is None:
                 hook = api.create_webhook(url)
+            stale = mailbox.webhook_remote_id if mailbox.webhook_remote_id != hook.id else ""
             mailbox.webhook_remote_id = hook.id
+            mailbox.webhook_url = url
             mailbox.set_secret(hook.secret)
             mailbox.webhook_registered_at = timezone.now()
+            if stale and any(w.id == stale for w in hooks):
+                # The portal moved (PORTAL_BASE_URL changed): stop deliveries to the old URL.
+                try:
+                    api.delete_webhook(stale)
+                except TenantApiError as exc:
+                    log.info("old webhook %s of tenant %s kept: %s", stale, tenant.pk, exc)
         if not mailbox.profile_synced_at:
             me = api.me()
             mailbox.seller_profile = {

@@ -377,5 +377,8 @@ class TenantApi:
     def list_webhooks(self) -> list[Any]:
         return list(self.call(lambda c: c.webhooks.list()))
 
+    def delete_webhook(self, webhook_id: str) -> Any:
+        return self.call(lambda c: c.webhooks.delete(webhook_id))
+
     def create_webhook(self, url: str) -> Any:
         return self.call(lambda c: c.webhooks.create(url=url, events=WEBHOOK_EVENTS, enabled=True))

@@ -7,6 +7,7 @@ Lumière SRL has a valid VAT number but is not on Peppol: sending to it fails.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -80,6 +81,29 @@ def seller(portal_on_sandbox, acme, carol) -> SandboxTenant:
 def buyer(portal_on_sandbox, globex, bob) -> SandboxTenant:
     """Bob's tenant on the sandbox, registered on Peppol."""
     return on_sandbox(portal_on_sandbox, globex, BUYER)
+
+
+@pytest.fixture
+def portal_url(live_server, settings):
+    """The live portal, as the sandbox's webhooks reach it (PORTAL_BASE_URL).
+
+    With SQLite in memory, pytest-django's live server shares the test's one connection among
+    its request threads; two webhooks handled at once would interleave their transactions on
+    it. Requests are therefore served one at a time here (a file or PostgreSQL test database
+    does not need this).
+    """
+    settings.PORTAL_BASE_URL = live_server.url
+    httpd = live_server.thread.httpd
+    app = httpd.get_app()
+    lock = threading.Lock()
+
+    def one_at_a_time(environ, start_response):
+        with lock:
+            return app(environ, start_response)
+
+    httpd.set_app(one_at_a_time)
+    yield live_server.url
+    httpd.set_app(app)
 
 
 def header(**changes: Any) -> dict[str, str]:

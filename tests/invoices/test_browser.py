@@ -11,12 +11,6 @@ from tests.conftest import login
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def portal_url(live_server, settings) -> str:
-    settings.PORTAL_BASE_URL = live_server.url
-    return live_server.url
-
-
 def fill_line(
     page, i: int, description: str, quantity: str, price: str, rate: str, unit: str = "C62"
 ):

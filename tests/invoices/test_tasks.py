@@ -48,11 +48,19 @@ def test_it_adopts_the_webhook_of_a_lost_answer_instead_of_registering_twice(
     assert len(hooks) == 1 and second.reveal_secret() == hooks[0]["secret"]
 
 
-def test_it_postpones_setup_without_a_key_and_the_screens_still_open(client, carol, acme):
+def test_it_postpones_setup_without_a_key_and_the_screens_still_open(
+    client, carol, acme, monkeypatch
+):
     client.force_login(carol)
     page = client.get("/invoices/").content.decode()
     assert "Ask your reseller to issue a new key" in page
     assert "no API key" in Mailbox.objects.get(tenant=acme).webhook_error
+    # Within the retry window, further page loads do not try again.
+    tries = []
+    monkeypatch.setattr("invoices.tenant_api.TenantApi.list_webhooks", lambda self: tries.append(1))
+    client.get("/invoices/")
+    client.get("/invoices/new/invoice/")
+    assert tries == []
 
 
 def test_it_polls_documents_in_transit_once_per_interval(
@@ -97,3 +105,16 @@ def test_it_keeps_polling_other_tenants_when_one_key_is_revoked(
     tasks.poll_documents()  # neither a revoked key nor an unknown document stops the run
     mine.refresh_from_db()
     assert mine.last_polled_at is not None
+
+
+def test_it_moves_the_webhook_when_the_portal_moves(seller, portal_on_sandbox, settings):
+    settings.INVOICES_SETUP_RETRY_SECONDS = 0
+    settings.PORTAL_BASE_URL = "http://old.example"
+    first = services.ensure_setup(seller.tenant)
+    settings.PORTAL_BASE_URL = "https://portal.example"
+    moved = services.ensure_setup(seller.tenant)
+    hooks = remote_webhooks(portal_on_sandbox, seller.key)
+    assert [h["url"] for h in hooks] == [
+        f"https://portal.example/invoices/webhooks/{first.webhook_token}/"
+    ]
+    assert moved.webhook_remote_id == hooks[0]["id"] and moved.reveal_secret() == hooks[0]["secret"]
