@@ -246,3 +246,32 @@ def test_it_adopts_the_document_of_a_lost_create_answer_instead_of_making_two(
     with portal_on_sandbox.tenant_client(seller.key) as api:
         drafts = api.get("/api/drafts/", params={"search": "INV-L1"}).json()["items"]
     assert [d["id"] for d in drafts] == [document.remote_id]  # one document, not two
+
+
+def test_it_sends_discounts_and_surcharges_with_totals_the_api_agrees_with(
+    carol_client, seller, buyer, portal_on_sandbox
+):
+    adjustments = [
+        {"kind": "allowance", "reason": "Loyal customer", "amount": "4.55", "tax_rate": "6"},
+        {"kind": "charge", "reason": "Delivery", "amount": "7.50", "tax_rate": "21"},
+    ]
+    lines = [line("Bread", "10", "4.55", "6"), line("Cake", "3", "12.35", "21")]
+    body = editor_post(lines, adjustments, action="validate", invoice_id="INV-AC1")
+    assert 'id="validated"' in carol_client.post(NEW, body).content.decode()
+    carol_client.post(NEW, {**body, "action": "send"})
+    document = Document.objects.get(invoice_id="INV-AC1")
+    # 45.50 − 4.55 = 40.95 at 6% → 2.46; 37.05 + 7.50 = 44.55 at 21% → 9.36
+    assert (str(document.subtotal), str(document.total_tax), str(document.total)) == (
+        "85.50",
+        "11.82",
+        "97.32",
+    )
+    with portal_on_sandbox.tenant_client(seller.key) as api:
+        remote = api.get(f"/api/documents/{document.remote_id}").json()
+    assert (remote["subtotal"], remote["total_tax"], remote["invoice_total"]) == (
+        "85.50",
+        "11.82",
+        "97.32",
+    )
+    assert [a["reason"] for a in remote["allowances"]] == ["Loyal customer"]
+    assert [c["reason"] for c in remote["charges"]] == ["Delivery"]
