@@ -9,7 +9,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.mark.parametrize(
     ("persona", "path", "heading"),
-    [("alice", "/staff/", "Dashboard"), ("otto", "/staff/", "Dashboard"), ("carol", "/invoices/", "Documents")],
+    [
+        ("alice", "/staff/", "Dashboard"),
+        ("otto", "/staff/", "Dashboard"),
+        ("carol", "/invoices/", "Documents"),
+    ],
 )
 def test_it_lands_each_role_on_its_home(page, screenshot, request, persona, path, heading):
     request.getfixturevalue(persona)
