@@ -225,7 +225,7 @@ def _clean_message(message: str, labels: dict[str, str]) -> str:
     text = re.sub(r"^\s*\[[A-Z0-9\-]+\]\s*-?\s*", "", message or "").strip()
     text = re.sub(r"\s+", " ", text)
     for key, label in sorted(labels.items(), key=lambda kv: -len(kv[0])):
-        text = re.sub(rf"(?<![\w.])\(?{re.escape(key)}\)?(?![\w\[])", f"“{label}”", text)
+        text = re.sub(rf"(?<![\w.“]){re.escape(key)}(?![\w\[”])", f"“{label}”", text)
     return text
 
 

@@ -156,7 +156,7 @@ def test_it_places_api_issues_by_json_path_xpath_and_rule(carol_client, acme, mo
     assert "The VAT rate must be a percentage." in shown["line-2"]
     assert "Price missing" in shown["line-1"]
     assert "The sum of the line amounts does not match the lines." in shown["totals-section"]
-    assert "“Buyer VAT number” is wrong" in shown["field-customer_tax_id"]
+    assert "The buyer VAT number (“Buyer VAT number”) is wrong." in shown["field-customer_tax_id"]
     assert "Delivery date looks odd." in shown["general-issues"]
     assert "5 problems" in shown["issue-count"]
     assert 'value="INV-X"' in response.content.decode()

@@ -104,7 +104,7 @@ def test_it_names_the_api_keys_in_a_message_as_the_form_labels_them():
     )
     message = placed.fields["customer_tax_id"][0]
     assert "customer_tax_id" not in message.text
-    assert "“Buyer VAT number”" in message.text
+    assert message.text.endswith("give the customer's VAT number (“Buyer VAT number”).")
     assert "PEPPOL-EN16931-R010" in message.detail
 
 
