@@ -81,7 +81,8 @@ class Document(models.Model):
         "self",
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        # RESTRICT: an invoice with credit notes cannot be deleted alone, but a tenant can.
+        on_delete=models.RESTRICT,
         related_name="credit_notes",
         verbose_name=_("corrected invoice"),
     )

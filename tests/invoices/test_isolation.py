@@ -133,3 +133,18 @@ def test_a_credit_note_cannot_correct_another_tenants_invoice(client, carol, glo
     )
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
     assert not calls and not Document.objects.filter(invoice_id="CN-1").exists()
+
+
+def test_a_tenant_with_credit_notes_can_be_deleted_but_a_corrected_invoice_cannot(acme):
+    from django.db.models import RestrictedError
+
+    invoice = Document.objects.create(
+        tenant=acme, invoice_id="INV-1", remote_id="i", state=State.SENT
+    )
+    Document.objects.create(
+        tenant=acme, invoice_id="CN-1", remote_id="c", document_type="CREDIT_NOTE", corrects=invoice
+    )
+    with pytest.raises(RestrictedError):
+        invoice.delete()
+    acme.delete()
+    assert not Document.objects.exists()
