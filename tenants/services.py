@@ -269,7 +269,25 @@ def create_key(
     except admin_api.AdminApiError as e:
         _record("key.create", actor, request, tenant=tenant, target=name, error=e)
         raise
-    value = remote.get("key") or ""
+    key = store_created_key(tenant, remote, actor, make_current, request=request, name=name)
+    return key, remote.get("key") or ""
+
+
+def store_created_key(
+    tenant: Tenant,
+    remote: dict,
+    actor: Actor,
+    make_current: bool,
+    *,
+    request: HttpRequest | None = None,
+    name: str = "",
+) -> ApiKey:
+    """Store a key the API just created (its one answer, `remote`) encrypted, and audit it.
+
+    Runs inside the caller's transaction when there is one (a job records its progress in
+    the same commit). If storing fails the key is revoked: no key nobody holds stays valid.
+    """
+    name = remote.get("name") or name
     try:
         with transaction.atomic():
             if make_current:
@@ -277,13 +295,13 @@ def create_key(
             key = ApiKey(
                 tenant=tenant,
                 remote_id=remote["id"],
-                name=remote.get("name") or name,
+                name=name,
                 description=remote.get("description") or "",
                 is_current=make_current,
                 remote_created_at=_dt(remote.get("created_at")),
                 created_by=None if isinstance(actor, str) else actor,
             )
-            key.set_value(value)
+            key.set_value(remote.get("key") or "")
             key.save()
     except Exception as e:
         # The key exists remotely but we could not keep it: revoke it, so that no key
@@ -310,7 +328,7 @@ def create_key(
         target=key.name,
         changes={"fingerprint": [None, key.fingerprint], "is_current": [None, make_current]},
     )
-    return key, value
+    return key
 
 
 def rename_key(
