@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from tenants import admin_api, audit, services
@@ -252,32 +251,6 @@ def revoke_orphans(tenant: Tenant, key_name: str, actor_label: str) -> tuple[Api
     return held, revoked
 
 
-def store_new_key(tenant: Tenant, remote: dict, *, make_current: bool, actor_label: str) -> ApiKey:
-    """Encrypt and store a key the API just created, inside the caller's transaction (with
-    the job's own progress), and audit it like services.create_key does."""
-    with transaction.atomic():
-        if make_current:
-            tenant.api_keys.filter(is_current=True).update(is_current=False)
-        key = ApiKey(
-            tenant=tenant,
-            remote_id=remote["id"],
-            name=remote.get("name") or "",
-            description=remote.get("description") or "",
-            is_current=make_current,
-            remote_created_at=parse_datetime(str(remote.get("created_at") or "")),
-        )
-        key.set_value(remote.get("key") or "")
-        key.save()
-        audit.record(
-            "key.create",
-            tenant=tenant,
-            target=key.name,
-            actor_label=actor_label,
-            changes={"fingerprint": [None, key.fingerprint], "is_current": [None, make_current]},
-        )
-    return key
-
-
 def create_key(job: OnboardingJob) -> None:
     tenant = job.tenant or Tenant.objects.get(remote_id=job.remote_tenant_id)
     if job.step_attempts > 1:
@@ -303,7 +276,7 @@ def create_key(job: OnboardingJob) -> None:
         raise
     crash_point("after_key_created")
     with transaction.atomic():
-        key = store_new_key(tenant, remote, make_current=True, actor_label=job.actor_label)
+        key = services.store_created_key(tenant, remote, job.actor_label, make_current=True)
         _advance(job, OnboardingStep.REGISTER_PEPPOL, api_key=key)
     crash_point("after_key_stored")
 

@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from tenants import admin_api, audit, services
 from tenants.jobs import dispatcher, runner
-from tenants.jobs.onboarding import revoke_orphans, store_new_key
+from tenants.jobs.onboarding import revoke_orphans
 from tenants.models import ApiKey, Tenant
 from tenants.models.jobs import JobState, KeyRevealLink, KeyRotation, RotationPhase
 
@@ -169,7 +169,7 @@ def create_new_key(rotation: KeyRotation) -> None:
         )
         raise
     with transaction.atomic():
-        key = store_new_key(tenant, remote, make_current=False, actor_label=rotation.actor_label)
+        key = services.store_created_key(tenant, remote, rotation.actor_label, make_current=False)
         _advance(rotation, RotationPhase.NEW_KEY_STORED, new_key=key)
 
 

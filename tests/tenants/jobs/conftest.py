@@ -1,16 +1,14 @@
-"""Fixtures of the worker tests: a private quota per test, fast retries, and helpers that
-drive jobs the way the workers do (claim, run, come back when due)."""
+"""Fixtures of the worker tests: fast retries, no message to the project's broker, and helpers
+that drive jobs the way the workers do (claim, run, come back when due)."""
 
 from __future__ import annotations
 
-import uuid
 from unittest import mock
 
 import httpx
 import pytest
 from django.utils import timezone
 
-from tenants import ratelimit
 from tenants.jobs import onboarding
 from tenants.models.jobs import JobState, OnboardingJob
 
@@ -31,16 +29,12 @@ def no_broker():
 
 
 @pytest.fixture(autouse=True)
-def private_quota(settings, tmp_path):
-    """Each test gets its own, empty limiter (SQLite file or Redis keys)."""
-    settings.RATE_LIMIT_SQLITE_PATH = str(tmp_path / "quota.sqlite3")
-    settings.RATE_LIMIT_KEY_PREFIX = f"test-quota-{uuid.uuid4().hex}"
+def fast_jobs(settings):
+    """On top of the root conftest's private quota (own_quota): a thin limiter margin and
+    job retries in milliseconds."""
     settings.RATE_LIMIT_MARGIN_SECONDS = 0.05
     settings.JOBS_RETRY_BASE_SECONDS = 0.01
     settings.JOBS_RETRY_MAX_SECONDS = 0.05
-    settings.EINVOICE_RETRY_BACKOFF_SECONDS = 0.01
-    yield
-    ratelimit.reset()
 
 
 @pytest.fixture
