@@ -247,6 +247,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 900.0,
         "options": {"expires": 900},
     },
+    # Documents left in TRANSIT when webhooks are lost, and inboxes.
+    "invoices-poll-documents": {
+        "task": "invoices.tasks.poll_documents",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "mirror-reconcile": {
         "task": "tenants.tasks.reconcile_mirror",
         "schedule": crontab(hour=3, minute=17),

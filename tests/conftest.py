@@ -78,6 +78,17 @@ def bob(globex) -> User:
     return make_user("bob", Role.CUSTOMER, globex)
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    # A file, not :memory:, for SQLite: the live server's threads then get connections of
+    # their own instead of sharing (and interleaving transactions on) the test's one.
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # Real hashing dominates persona setup; the tests are not about hash strength.
