@@ -30,7 +30,9 @@ def run_rotation(rotation_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def dispatch_jobs() -> int:
-    return dispatcher.dispatch()
+    # Every few seconds on beat: the sweep is two UPDATEs per job table, so a job whose
+    # worker died resumes one lease after the death instead of waiting for sweep_jobs.
+    return dispatcher.sweep()["released"]
 
 
 @shared_task(ignore_result=True)

@@ -20,6 +20,7 @@ from functools import partial
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tenants import ratelimit
 from tenants.jobs.runner import job_setting
@@ -118,7 +119,7 @@ def sweep() -> dict[str, int]:
             lease_until=None,
             dispatched_at=None,
             next_attempt_at=now,
-            last_error="The worker stopped during this step; it resumes where it was.",
+            last_error=_("The worker stopped during this step; it resumes where it was."),
             updated_at=now,
         )
         lost += model.objects.filter(

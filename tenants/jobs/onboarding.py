@@ -5,11 +5,11 @@ re-run after any crash or lost answer (design-notes §1):
 
 - create_tenant: a 409 means the name exists. If that tenant is ours (same company number /
   VAT number: a retry after a lost answer) the job adopts it; otherwise it stops and says so.
-- create_key: the key's name carries the job. On any run after the first, the job lists the
-  tenant's keys; one with this job's name that the portal does not hold is an orphan from a
-  lost answer and is revoked. The new key is stored encrypted and the step advanced in one
-  transaction: a crash before that commit leaves an orphan for the next run to revoke, a
-  crash after it a stored, working key.
+- create_key: the key's name carries the job (tenants.jobs.keys). On any run after the
+  first, the job lists the tenant's keys; one with this job's name that the portal does not
+  hold is an orphan from a lost answer and is revoked. The new key is stored encrypted and
+  the step advanced in one transaction: a crash before that commit leaves an orphan for the
+  next run to revoke, a crash after it a stored, working key.
 - register_peppol: skipped (with the reason) when not requested or for a test-mode tenant;
   otherwise the status is checked first whenever an earlier run may have registered.
 
@@ -19,54 +19,18 @@ Three Admin API calls for a fresh customer (create, key, register): the quota is
 from __future__ import annotations
 
 import logging
-import os
 import re
-import time
-from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from tenants import admin_api, audit, services
-from tenants.jobs import runner
+from tenants.jobs import keys, runner
 from tenants.models import ApiKey, Tenant
-from tenants.models.jobs import JobState, OnboardingJob, OnboardingStep
+from tenants.models.jobs import JobState, OnboardingJob, OnboardingStep, PeppolOutcome
 
 logger = logging.getLogger(__name__)
-
-# Test hooks (the crash-recovery test sets them in a worker's environment):
-# PORTAL_CRASH_AT="point[:mode],..." makes the process die at a point (mode "exit": os._exit,
-# as abrupt as a SIGKILL) or hang there ("hang") so that the test can SIGKILL it. A point may
-# be listed several times. With PORTAL_CRASH_ONCE_DIR, each listing fires once, in order
-# (marker files <point>.<n>), the way a restarted worker would meet the point again.
-CRASH_ENV = "PORTAL_CRASH_AT"
-CRASH_ONCE_DIR_ENV = "PORTAL_CRASH_ONCE_DIR"
-
-
-def crash_point(name: str) -> None:
-    points = os.environ.get(CRASH_ENV)
-    if not points:
-        return
-    modes = [(p.split(":") + ["exit"])[1] for p in points.split(",") if p.split(":")[0] == name]
-    if not modes:
-        return
-    mode = modes[0]
-    once_dir = os.environ.get(CRASH_ONCE_DIR_ENV)
-    if once_dir:
-        for n, candidate in enumerate(modes):
-            try:
-                (Path(once_dir) / f"{name}.{n}").touch(exist_ok=False)
-            except FileExistsError:
-                continue
-            mode = candidate
-            break
-        else:
-            return
-    logger.warning("test hook: %s at crash point %s", mode, name)
-    if mode == "hang":
-        time.sleep(3600)
-    os._exit(137)
 
 
 def run(job_id: int) -> OnboardingJob | None:
@@ -200,7 +164,7 @@ def create_tenant(job: OnboardingJob) -> None:
             changes={k: v for k, v in fields.items() if v},
         )
         raise
-    crash_point("after_tenant_created")
+    runner.crash_point("after_tenant_created")
     with transaction.atomic():
         tenant = services.mirror_tenant(remote)
         audit.record(
@@ -219,85 +183,34 @@ def create_tenant(job: OnboardingJob) -> None:
 
 
 # --- step 2 ---------------------------------------------------------------------------------
-def revoke_orphans(tenant: Tenant, key_name: str, actor_label: str) -> tuple[ApiKey | None, int]:
-    """Keys named `key_name` on the tenant: returns (a held one, if any; orphans revoked).
-
-    A key with the name that the portal holds was stored by an earlier run (the crash came
-    after the commit). One the portal does not hold lost its answer: nobody can ever use it,
-    so it is revoked.
-    """
-    listing = admin_api.list_api_keys(tenant.remote_id, limit=100)
-    held: ApiKey | None = None
-    revoked = 0
-    for remote in listing.get("api_keys", []):
-        if remote.get("name") != key_name or remote.get("is_deleted"):
-            continue
-        local = ApiKey.objects.filter(remote_id=remote["id"]).exclude(encrypted_value="").first()
-        if local is not None and not local.is_revoked:
-            held = local
-            continue
-        try:
-            admin_api.revoke_api_key(tenant.remote_id, remote["id"])
-        except admin_api.NotFound:
-            pass  # revoked meanwhile
-        audit.record(
-            "key.revoke",
-            tenant=tenant,
-            target=key_name,
-            actor_label=actor_label,
-            changes={"revoked": [False, True], "note": [None, "orphan: its answer was lost"]},
-        )
-        revoked += 1
-    return held, revoked
-
-
 def create_key(job: OnboardingJob) -> None:
     tenant = job.tenant or Tenant.objects.get(remote_id=job.remote_tenant_id)
-    if job.step_attempts > 1:
-        # An earlier run may have created the key and lost the answer (or crashed after).
-        held, revoked = revoke_orphans(tenant, job.key_name, job.actor_label)
-        if revoked:
-            runner.save_progress(job, orphans_revoked=job.orphans_revoked + revoked)
-        if held is not None:
-            _advance(job, OnboardingStep.REGISTER_PEPPOL, api_key=held)
-            return
     description = _("Created by the portal's onboarding job #%(id)s") % {"id": job.pk}
-    try:
-        remote = admin_api.create_api_key(tenant.remote_id, job.key_name, description)
-    except admin_api.AdminApiError as e:
-        audit.record(
-            "key.create",
-            tenant=tenant,
-            target=job.key_name,
-            actor_label=job.actor_label,
-            outcome="error",
-            error=str(e),
-        )
-        raise
-    crash_point("after_key_created")
-    with transaction.atomic():
-        key = services.store_created_key(tenant, remote, job.actor_label, make_current=True)
+
+    def advance(key: ApiKey) -> None:
         _advance(job, OnboardingStep.REGISTER_PEPPOL, api_key=key)
-    crash_point("after_key_stored")
+
+    keys.create_job_key(job, tenant, description, make_current=True, advance=advance)
+    runner.crash_point("after_key_stored")
 
 
 # --- step 3 ---------------------------------------------------------------------------------
 def register_peppol(job: OnboardingJob) -> None:
     tenant = job.tenant or Tenant.objects.get(remote_id=job.remote_tenant_id)
     if not job.register_peppol:
-        _advance(job, OnboardingStep.DONE, peppol_outcome=_("not requested"))
+        _advance(job, OnboardingStep.DONE, peppol_outcome=PeppolOutcome.NOT_REQUESTED)
         return
     if tenant.test_mode:
-        _advance(job, OnboardingStep.DONE, peppol_outcome=_("skipped: test mode"))
+        _advance(job, OnboardingStep.DONE, peppol_outcome=PeppolOutcome.SKIPPED_TEST_MODE)
         return
     if not job.peppol_id:
-        _advance(job, OnboardingStep.DONE, peppol_outcome=_("skipped: no Peppol ID"))
+        _advance(job, OnboardingStep.DONE, peppol_outcome=PeppolOutcome.SKIPPED_NO_PEPPOL_ID)
         return
     # A tenant this job created cannot be registered before this step's first run.
     if job.step_attempts > 1 or job.adopted:
         status = services.refresh_peppol_status(tenant, job.actor_label)
         if status.registered and status.peppol_id == job.peppol_id:
-            _advance(job, OnboardingStep.DONE, peppol_outcome=_("registered"))
+            _advance(job, OnboardingStep.DONE, peppol_outcome=PeppolOutcome.REGISTERED)
             return
     try:
         services.register_peppol(
@@ -305,15 +218,20 @@ def register_peppol(job: OnboardingJob) -> None:
         )
     except services.PeppolUnavailable as e:
         raise runner.PermanentFailure(str(e)) from None
+    except admin_api.Conflict as e:
+        # Registered elsewhere (another tenant, another access point): say which and what to
+        # do; a retry helps once that is sorted out.
+        message = services.explain(e, peppol_id=job.peppol_id, tenant=tenant)
+        raise runner.PermanentFailure(message) from None
     except admin_api.ValidationFailed as e:
         if "test mode" in str(e).lower():
             # The mirror did not know yet: the API is the authority on test mode.
             Tenant.objects.filter(pk=tenant.pk).update(test_mode=True)
-            _advance(job, OnboardingStep.DONE, peppol_outcome=_("skipped: test mode"))
+            _advance(job, OnboardingStep.DONE, peppol_outcome=PeppolOutcome.SKIPPED_TEST_MODE)
             return
         raise
-    crash_point("after_registered")
-    _advance(job, OnboardingStep.DONE, peppol_outcome=_("registered"))
+    runner.crash_point("after_registered")
+    _advance(job, OnboardingStep.DONE, peppol_outcome=PeppolOutcome.REGISTERED)
 
 
 # --- starting and retrying ------------------------------------------------------------------

@@ -31,8 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tenants import admin_api, audit, services
-from tenants.jobs import dispatcher, runner
-from tenants.jobs.onboarding import revoke_orphans
+from tenants.jobs import dispatcher, keys, runner
 from tenants.models import ApiKey, Tenant
 from tenants.models.jobs import JobState, KeyRevealLink, KeyRotation, RotationPhase
 
@@ -147,30 +146,12 @@ def _advance(rotation: KeyRotation, phase: str, **fields) -> None:
 
 
 def create_new_key(rotation: KeyRotation) -> None:
-    tenant = rotation.tenant
-    if rotation.step_attempts > 1:
-        held, revoked = revoke_orphans(tenant, rotation.key_name, rotation.actor_label)
-        if revoked:
-            runner.save_progress(rotation, orphans_revoked=rotation.orphans_revoked + revoked)
-        if held is not None:
-            _advance(rotation, RotationPhase.NEW_KEY_STORED, new_key=held)
-            return
     description = _("Rotated by the portal (rotation #%(id)s)") % {"id": rotation.pk}
-    try:
-        remote = admin_api.create_api_key(tenant.remote_id, rotation.key_name, description)
-    except admin_api.AdminApiError as e:
-        audit.record(
-            "key.create",
-            tenant=tenant,
-            target=rotation.key_name,
-            actor_label=rotation.actor_label,
-            outcome="error",
-            error=str(e),
-        )
-        raise
-    with transaction.atomic():
-        key = services.store_created_key(tenant, remote, rotation.actor_label, make_current=False)
+
+    def advance(key: ApiKey) -> None:
         _advance(rotation, RotationPhase.NEW_KEY_STORED, new_key=key)
+
+    keys.create_job_key(rotation, rotation.tenant, description, make_current=False, advance=advance)
 
 
 def switch(rotation: KeyRotation) -> None:

@@ -20,15 +20,19 @@ import logging
 import os
 import random
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
-from tenants import admin_api
+from tenants import admin_api, services
 from tenants.logfilter import mask_secrets
 from tenants.models.jobs import JobState, LeasedJob
 
@@ -47,8 +51,15 @@ def job_setting(name: str, default: float) -> float:
 
 
 def lease_seconds() -> float:
-    # Longer than the slowest step: a few Admin API calls with their timeouts.
+    # How soon a dead worker's job is noticed. A run renews its lease every third of it
+    # (Heartbeat), so the lease need not cover the slowest step.
     return job_setting("JOBS_LEASE_SECONDS", 300)
+
+
+def max_run_seconds() -> float:
+    # A run that has not ended after this (a hung step) stops renewing its lease and is
+    # handed to another worker; its own next write then fails with LeaseLost.
+    return max(job_setting("JOBS_MAX_RUN_SECONDS", 900), lease_seconds())
 
 
 class LeaseLost(Exception):
@@ -73,6 +84,40 @@ class RetryLater(Exception):
         self.note = note
 
 
+# Test hooks (the crash-recovery test sets them in a worker's environment):
+# PORTAL_CRASH_AT="point[:mode],..." makes the process die at a point (mode "exit": os._exit,
+# as abrupt as a SIGKILL) or hang there ("hang") so that the test can SIGKILL it. A point may
+# be listed several times. With PORTAL_CRASH_ONCE_DIR, each listing fires once, in order
+# (marker files <point>.<n>), the way a restarted worker would meet the point again.
+CRASH_ENV = "PORTAL_CRASH_AT"
+CRASH_ONCE_DIR_ENV = "PORTAL_CRASH_ONCE_DIR"
+
+
+def crash_point(name: str) -> None:
+    points = os.environ.get(CRASH_ENV)
+    if not points:
+        return
+    modes = [(p.split(":") + ["exit"])[1] for p in points.split(",") if p.split(":")[0] == name]
+    if not modes:
+        return
+    mode = modes[0]
+    once_dir = os.environ.get(CRASH_ONCE_DIR_ENV)
+    if once_dir:
+        for n, candidate in enumerate(modes):
+            try:
+                (Path(once_dir) / f"{name}.{n}").touch(exist_ok=False)
+            except FileExistsError:
+                continue
+            mode = candidate
+            break
+        else:
+            return
+    logger.warning("test hook: %s at crash point %s", mode, name)
+    if mode == "hang":
+        time.sleep(3600)
+    os._exit(137)
+
+
 def claim(model: type[J], pk: int) -> J | None:
     now = timezone.now()
     owner = secrets.token_hex(8)
@@ -94,6 +139,41 @@ def claim(model: type[J], pk: int) -> J | None:
     if not claimed:
         return None
     return model.objects.get(pk=pk)
+
+
+class Heartbeat:
+    """Renews a run's lease from a thread while its step waits on the API."""
+
+    def __init__(self, job: LeasedJob) -> None:
+        self.job = job
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"lease {job}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=2)
+
+    def _beat(self) -> None:
+        job = self.job
+        give_up = time.monotonic() + max_run_seconds()
+        try:
+            while not self.stopped.wait(lease_seconds() / 3) and time.monotonic() < give_up:
+                until = timezone.now() + timedelta(seconds=lease_seconds())
+                renewed = (
+                    type(job)
+                    .objects.filter(pk=job.pk, owner=job.owner, state=JobState.RUNNING)
+                    .update(lease_until=until)
+                )
+                if not renewed:
+                    return  # the run ended, or lost the job to another
+        except Exception:
+            logger.warning("renewing the lease of %s failed", job, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def save_progress(job: LeasedJob, **fields: Any) -> None:
@@ -148,8 +228,9 @@ def execute(job: J, step: Callable[[J], bool], *, on_failure: Callable[[J], None
     """Run `step(job)` until it returns True (every step done), then record how it ended."""
     max_retries = int(job_setting("JOBS_MAX_RETRIES", 8))
     try:
-        while not step(job):
-            pass
+        with Heartbeat(job):
+            while not step(job):
+                pass
     except LeaseLost as e:
         logger.warning("%s", e)
         return
@@ -165,11 +246,11 @@ def execute(job: J, step: Callable[[J], bool], *, on_failure: Callable[[J], None
         _fail(job, e.message, e.field_errors, on_failure)
         return
     except admin_api.ValidationFailed as e:
-        _fail(job, str(e), e.field_errors, on_failure)
+        _fail(job, services.explain(e), e.field_errors, on_failure)
         return
     except admin_api.AdminApiError as e:
         if not e.retryable:
-            _fail(job, str(e), {}, on_failure)
+            _fail(job, services.explain(e), {}, on_failure)
             return
         _retry_or_fail(job, str(e), max_retries, on_failure)
         return

@@ -22,6 +22,7 @@ __all__ = [
     "KeyRotation",
     "OnboardingJob",
     "OnboardingStep",
+    "PeppolOutcome",
     "ReconcileReport",
     "RotationPhase",
 ]
@@ -74,6 +75,16 @@ class LeasedJob(models.Model):
     def is_active(self) -> bool:
         return self.state in ACTIVE_STATES
 
+    @property
+    def is_stalled(self) -> bool:
+        """Running, but its worker stopped renewing the lease: it died, and the sweeper is
+        about to hand the job to another worker."""
+        return (
+            self.state == JobState.RUNNING
+            and self.lease_until is not None
+            and self.lease_until < timezone.now()
+        )
+
 
 # --- onboarding -----------------------------------------------------------------------------
 class OnboardingStep(models.TextChoices):
@@ -81,6 +92,21 @@ class OnboardingStep(models.TextChoices):
     CREATE_KEY = "create_key", _("Create API key")
     REGISTER_PEPPOL = "register_peppol", _("Register on Peppol")
     DONE = "done", _("Done")
+
+
+class PeppolOutcome:
+    """What the Peppol step did: a code in the row, a label in the reader's language."""
+
+    REGISTERED = "registered"
+    NOT_REQUESTED = "not_requested"
+    SKIPPED_TEST_MODE = "skipped_test_mode"
+    SKIPPED_NO_PEPPOL_ID = "skipped_no_peppol_id"
+    LABELS = {
+        REGISTERED: _("registered"),
+        NOT_REQUESTED: _("not requested"),
+        SKIPPED_TEST_MODE: _("skipped: test mode"),
+        SKIPPED_NO_PEPPOL_ID: _("skipped: no Peppol ID"),
+    }
 
 
 STEP_ORDER = [
@@ -192,6 +218,14 @@ class OnboardingJob(LeasedJob):
     def step_index(self, step: str) -> int:
         return STEP_ORDER.index(OnboardingStep(step))
 
+    @property
+    def peppol_outcome_label(self) -> str:
+        return str(PeppolOutcome.LABELS.get(self.peppol_outcome, self.peppol_outcome))
+
+    @property
+    def peppol_skipped(self) -> bool:
+        return bool(self.peppol_outcome) and self.peppol_outcome != PeppolOutcome.REGISTERED
+
 
 # --- key rotation ---------------------------------------------------------------------------
 class RotationPhase(models.TextChoices):
@@ -248,6 +282,15 @@ class KeyRotation(LeasedJob):
     @property
     def key_name(self) -> str:
         return f"portal-rotation-{self.pk}-{self.token}"
+
+    @property
+    def in_grace(self) -> bool:
+        """Waiting for the end of the grace period: planned waiting, not a retry."""
+        return self.state == JobState.WAITING and self.phase == RotationPhase.GRACE
+
+    @property
+    def state_label(self) -> str:
+        return str(_("waiting for the grace period")) if self.in_grace else self.get_state_display()
 
 
 class KeyRevealLink(models.Model):

@@ -3,6 +3,7 @@ workers left behind."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -108,3 +109,34 @@ def test_it_feeds_the_next_job_when_a_run_ends(on_sandbox, settings, sent, commi
     first.refresh_from_db()
     assert first.state == JobState.SUCCEEDED
     assert sent() == [first.pk, second.pk]
+
+
+def test_it_requeues_a_dead_workers_job_on_the_next_dispatch_tick(sent, committed):
+    job = start(customer(1))
+    runner.claim(OnboardingJob, job.pk)
+    OnboardingJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(1))
+    assert OnboardingJob.objects.get(pk=job.pk).is_stalled  # the job page says so
+
+    committed(tasks.dispatch_jobs)  # beat, every few seconds: not a minute later
+
+    job.refresh_from_db()
+    assert job.state == JobState.WAITING and not job.is_stalled and sent() == [job.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_lease_of_a_slow_step_alive(settings):
+    # A short lease finds dead workers fast; a live run renews it while its step waits.
+    settings.JOBS_LEASE_SECONDS = 0.3
+    job = runner.claim(OnboardingJob, start(customer(1)).pk)
+    swept: list[int] = []
+
+    def slow_step(j: OnboardingJob) -> bool:
+        for _ in range(6):
+            time.sleep(0.1)
+            swept.append(dispatcher.sweep()["stale"])
+        return True
+
+    runner.execute(job, slow_step)
+
+    job.refresh_from_db()
+    assert swept == [0] * 6 and job.state == JobState.SUCCEEDED

@@ -8,7 +8,7 @@ from django.utils import timezone
 from tenants import ratelimit
 from tenants.jobs import onboarding, runner
 from tenants.models import ApiKey, AuditEntry, Tenant
-from tenants.models.jobs import JobState, OnboardingJob, OnboardingStep
+from tenants.models.jobs import JobState, OnboardingJob, OnboardingStep, PeppolOutcome
 from tests.tenants.jobs.conftest import (
     admin_calls,
     customer,
@@ -152,7 +152,7 @@ def test_it_skips_peppol_for_a_test_mode_tenant_and_says_why(on_sandbox):
     job = run_until_finished(start(customer(9, test_mode=True)))
 
     assert job.state == JobState.SUCCEEDED
-    assert job.peppol_outcome == "skipped: test mode"
+    assert job.peppol_outcome == PeppolOutcome.SKIPPED_TEST_MODE
     assert len(admin_calls(on_sandbox)) == 2
 
 
@@ -187,6 +187,8 @@ def test_it_lets_staff_retry_a_failed_job_from_its_step(on_sandbox):
     )
     job = run_until_finished(start(customer(12)))
     assert job.state == JobState.FAILED and job.step == OnboardingStep.REGISTER_PEPPOL
+    # What happened and what to do, not the bare status.
+    assert f"Peppol ID {job.peppol_id} is already registered" in job.last_error
 
     assert onboarding.retry(job)
     job = run_until_finished(job)
