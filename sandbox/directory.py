@@ -23,13 +23,13 @@ BILLING_PROCESS = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
 
 PEPPOL_ID_RE = re.compile(r"^(\d{4}):([A-Za-z0-9][A-Za-z0-9._\-]*)$")
 
-# Peppol EAS codes of the VAT-number schemes, by the country prefix of the VAT number.
+# Peppol EAS codes of the VAT-number schemes, by the country prefix of the VAT number. Belgium
+# is left out: a Belgian participant is addressed by its CBE number (0208), not 9925.
 VAT_SCHEMES = {
     "AD": "9922",
     "AL": "9923",
     "AT": "9914",
     "BA": "9924",
-    "BE": "9925",
     "BG": "9926",
     "CH": "9927",
     "CY": "9928",
@@ -144,20 +144,35 @@ def parse_peppol_id(value: str | None) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
+def compact_tax_id(tax_id: str) -> str:
+    """A VAT number without the spaces, dots, dashes and slashes people type, upper-cased."""
+    return re.sub(r"[\s.\-/]", "", tax_id).upper()
+
+
+def endpoint_from_tax_id(tax_id: str | None) -> tuple[str, str] | None:
+    """The (scheme, identifier) of the participant the real service derives from a VAT number.
+
+    One rule for both sides: the UBL EndpointID (sandbox.en16931) and the sender/receiver a send
+    derives (sandbox.tenant_api) must agree.
+    """
+    if not isinstance(tax_id, str) or not tax_id.strip():
+        return None
+    compact = compact_tax_id(tax_id)
+    if re.fullmatch(r"BE[01][0-9]{9}", compact):
+        return "0208", compact[2:]
+    if re.fullmatch(r"BE[0-9]{9}", compact):  # the old 9-digit form gains a leading zero
+        return "0208", "0" + compact[2:]
+    prefix = compact[:2]
+    if prefix in VAT_SCHEMES and len(compact) > 4 and compact.isalnum():
+        return VAT_SCHEMES[prefix], compact
+    return None
+
+
 def peppol_id_from_tax_id(tax_id: str | None) -> str | None:
     """Derive a participant ID from a VAT number, as the real service does when sending.
 
     BE + 10 digits -> 0208:<10 digits> (the CBE number); other countries -> their EAS VAT scheme
     with the full VAT number (e.g. 9944:NL123456782B01).
     """
-    if not tax_id:
-        return None
-    compact = re.sub(r"[\s.\-]", "", tax_id).upper()
-    if re.fullmatch(r"BE[01]\d{9}", compact):
-        return f"0208:{compact[2:]}"
-    if re.fullmatch(r"BE\d{9}", compact):  # old 9-digit form
-        return f"0208:0{compact[2:]}"
-    prefix = compact[:2]
-    if prefix in VAT_SCHEMES and len(compact) > 4 and prefix != "BE":
-        return f"{VAT_SCHEMES[prefix]}:{compact}"
-    return None
+    endpoint = endpoint_from_tax_id(tax_id)
+    return f"{endpoint[0]}:{endpoint[1]}" if endpoint else None

@@ -30,6 +30,11 @@ import stdnum.iban
 import stdnum.iso11649
 from stdnum import get_cc_module
 
+# The VAT number -> Peppol ID rule is the directory's, so the UBL EndpointID and the sender and
+# receiver a send derives always agree (peppol_id_from_tax_id stays part of this interface).
+from sandbox.directory import VAT_SCHEMES, compact_tax_id, endpoint_from_tax_id
+from sandbox.directory import peppol_id_from_tax_id as peppol_id_from_tax_id
+
 Issue = dict[str, str | None]
 
 # --- Code lists --------------------------------------------------------------------------------
@@ -193,48 +198,6 @@ VAT_PREFIXES = frozenset(
 # ISO 3166 country codes for postal addresses: the VAT prefixes minus the VAT-only ones.
 COUNTRY_CODES = (VAT_PREFIXES - {"EL", "XI", "1A"}) | {"XK"}
 
-# Peppol EAS codes of the VAT-number schemes by VAT prefix (the same table sandbox.directory
-# uses to route, so the UBL EndpointID and the sending side agree). BE uses 0208 (CBE) instead.
-VAT_SCHEMES = {
-    "AD": "9922",
-    "AL": "9923",
-    "AT": "9914",
-    "BA": "9924",
-    "BG": "9926",
-    "CH": "9927",
-    "CY": "9928",
-    "CZ": "9929",
-    "DE": "9930",
-    "EE": "9931",
-    "EL": "9933",
-    "ES": "9920",
-    "FR": "9957",
-    "GB": "9932",
-    "GR": "9933",
-    "HR": "9934",
-    "HU": "9910",
-    "IE": "9935",
-    "IT": "9906",
-    "LI": "9936",
-    "LT": "9937",
-    "LU": "9938",
-    "LV": "9939",
-    "MC": "9940",
-    "ME": "9941",
-    "MK": "9942",
-    "MT": "9943",
-    "NL": "9944",
-    "PL": "9945",
-    "PT": "9946",
-    "RO": "9947",
-    "RS": "9948",
-    "SE": "9955",
-    "SI": "9949",
-    "SK": "9950",
-    "SM": "9951",
-    "TR": "9952",
-    "VA": "9953",
-}
 # The country an EAS scheme belongs to, to find a buyer's country from its Peppol ID alone.
 SCHEME_COUNTRIES = {scheme: cc for cc, scheme in VAT_SCHEMES.items() if cc != "EL"} | {
     "0208": "BE",
@@ -426,33 +389,6 @@ def _valid(module: Any, number: str) -> bool:
         return bool(module.is_valid(number))
     except Exception:  # stdnum promises False, but odd unicode has surprised it before
         return False
-
-
-def _compact_tax_id(tax_id: str) -> str:
-    return re.sub(r"[\s.\-/]", "", tax_id).upper()
-
-
-def peppol_id_from_tax_id(tax_id: str | None) -> str | None:
-    """The Peppol participant ID the real service derives from a VAT number.
-
-    BE + 10 digits -> "0208:<CBE number>"; other countries -> "<EAS VAT scheme>:<VAT number>".
-    """
-    endpoint = _endpoint_from_tax_id(tax_id)
-    return f"{endpoint[0]}:{endpoint[1]}" if endpoint else None
-
-
-def _endpoint_from_tax_id(tax_id: str | None) -> tuple[str, str] | None:
-    if not isinstance(tax_id, str) or not tax_id.strip():
-        return None
-    compact = _compact_tax_id(tax_id)
-    if re.fullmatch(r"BE[01][0-9]{9}", compact):
-        return "0208", compact[2:]
-    if re.fullmatch(r"BE[0-9]{9}", compact):  # the old 9-digit form gains a leading zero
-        return "0208", "0" + compact[2:]
-    prefix = compact[:2]
-    if prefix in VAT_SCHEMES and len(compact) > 4 and compact.isalnum():
-        return VAT_SCHEMES[prefix], compact
-    return None
 
 
 # --- The document model the checks, the totals and the UBL share ---------------------------------
@@ -871,7 +807,7 @@ class _Reader:
             )
             if role == "customer" and party.country is None:
                 party.country = _country_from_address(_text(p.get("billing_address")))
-            party.endpoint = _endpoint_from_tax_id(party.tax_id)
+            party.endpoint = endpoint_from_tax_id(party.tax_id)
             if party.endpoint is None and party.company_id and party.country == "BE":
                 cbe = re.sub(r"[^0-9]", "", party.company_id)
                 if len(cbe) in (9, 10):
@@ -909,7 +845,7 @@ class _Reader:
                 f"The {who} VAT number must be text ({example}).", key, "JSON-TEXT", "string"
             )
             return None
-        compact = _compact_tax_id(raw)
+        compact = compact_tax_id(raw)
         prefix = compact[:2]
         if prefix not in VAT_PREFIXES or len(compact) < 4:
             self.error(

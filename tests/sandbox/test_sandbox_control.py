@@ -110,6 +110,7 @@ def test_it_seeds_outside_participants_with_valid_vat_numbers():
     [
         ("BE0848934496", "0208:0848934496"),
         ("BE 0848.934.496", "0208:0848934496"),
+        ("BE0848/934/496", "0208:0848934496"),  # as the EN 16931 checks and the UBL read it
         ("NL123456782B01", "9944:NL123456782B01"),
         ("DE812526315", "9930:DE812526315"),
         ("XX123", None),
