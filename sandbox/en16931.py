@@ -575,28 +575,17 @@ class _Reader:
             return None
         if isinstance(raw, str):
             text = raw.strip()
-            if not _RATE_RE.fullmatch(text):
-                if "%" in text:
-                    self.error(
-                        message, where, "JSON-TAX-RATE", "tax_rate matches \\d{1,3}(\\.\\d{1,2})?"
-                    )
-                    return None
-                value, _ = _parse_number(text)
+            if _RATE_RE.fullmatch(text):
+                value = Decimal(text)
+            else:
+                # Other spellings of a number pass only within 0..100 (then the decimals check
+                # below); "21%" or "abc" get the general message.
+                value = None if "%" in text else _parse_number(text)[0]
                 if value is None or value < 0 or value > 100:
                     self.error(
                         message, where, "JSON-TAX-RATE", "tax_rate matches \\d{1,3}(\\.\\d{1,2})?"
                     )
                     return None
-                if _decimals(value) > 2:
-                    self.error(
-                        'The VAT rate can have at most 2 decimals (for example "5.50").',
-                        where,
-                        "JSON-TAX-RATE",
-                        "tax_rate has at most 2 decimals",
-                    )
-                    return None
-                return value
-            value = Decimal(text)
         else:
             value, problem = _parse_number(raw)
             if value is None:
@@ -1604,13 +1593,23 @@ def _read(payload: Any) -> tuple[_Reader, Document]:
     return reader, reader.read()
 
 
+def _read_with_totals(payload: Any) -> tuple[Document, Totals]:
+    """The document and its totals; an empty document's when the payload cannot be read (the
+    totals and the UBL keep validate_document's contract: never raise)."""
+    try:
+        _, doc = _read(payload)
+        return doc, _totals(doc)
+    except Exception:
+        doc = Document()
+        return doc, _totals(doc)
+
+
 def validate_document(payload: dict) -> list[dict]:
     """EN 16931 / Peppol BIS 3.0 issues for a JSON invoice, in the API's ValidationIssue shape.
 
     The document is valid when no issue has type "error". Never raises.
     """
-    with localcontext() as ctx:
-        ctx.prec = 100  # amounts are bounded, so with this precision Decimal stays exact
+    with localcontext(prec=100):  # amounts are bounded, so with this precision Decimal is exact
         try:
             if not isinstance(payload, dict):
                 reader = _Reader({})
@@ -1644,13 +1643,8 @@ def compute_totals(payload: dict) -> dict:
     tax_details: one entry per VAT category and rate, with the tax rounded once per entry.
     Lines that cannot be read are left out. Never raises.
     """
-    with localcontext() as ctx:
-        ctx.prec = 100
-        try:
-            _, doc = _read(payload)
-            totals = _totals(doc)
-        except Exception:  # same contract as validate_document
-            totals = _totals(Document())
+    with localcontext(prec=100):
+        _, totals = _read_with_totals(payload)
         return {
             "line_total": totals.line_total,
             "total_allowances": totals.allowance_total,
@@ -1679,12 +1673,5 @@ def to_ubl(payload: dict, document_id: str) -> str:
     """
     from .ubl import render  # late import: ubl builds on this module's model
 
-    with localcontext() as ctx:
-        ctx.prec = 100
-        try:
-            _, doc = _read(payload)
-            totals = _totals(doc)
-        except Exception:  # same contract as validate_document
-            doc = Document()
-            totals = _totals(doc)
-        return render(doc, totals, document_id)
+    with localcontext(prec=100):
+        return render(*_read_with_totals(payload), document_id)
