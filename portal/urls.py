@@ -9,5 +9,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("staff/", include("tenants.urls")),
     path("invoices/", include("invoices.urls")),
+    path("keys/", include("tenants.jobs.customer_urls")),
     path("django-admin/", admin.site.urls),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from django.db import transaction
 from django.db.models import Count
@@ -110,24 +111,32 @@ def parse(raw: bytes) -> list[dict]:
     return rows
 
 
+def _similar(name: str) -> str:
+    # e-invoice.be takes names differing only in case, hyphens or dots for the same name.
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
 def _check_duplicates(rows: list[dict]) -> None:
+    # One query for the whole file: the mirror's names (deleted tenants keep theirs taken).
+    taken = {_similar(n): n for n in Tenant.objects.values_list("name", flat=True)}
     seen: dict[str, dict[str, int]] = {"name": {}, "company_number": {}}
-    taken = set(
-        Tenant.objects.filter(name__in=[r["data"].get("name") for r in rows]).values_list(
-            "name", flat=True
-        )
-    )
     for r in rows:
         name = r["data"].get("name")
-        if name and name in taken:
-            r["errors"].setdefault("name", []).append(_("A tenant with this name already exists."))
-        for field, column in (("name", "name"), ("company_number", "company_number")):
+        if name and "name" not in r["errors"] and _similar(name) in taken:
+            r["errors"]["name"] = [
+                _(
+                    "The tenant %(other)s already has this name (or one differing only in hyphens "
+                    "or dots)."
+                )
+                % {"other": taken[_similar(name)]}
+            ]
+        for field, normalise in (("name", _similar), ("company_number", str)):
             value = r["data"].get(field)
             if not value:
                 continue
-            first = seen[field].setdefault(value, r["row"])
+            first = seen[field].setdefault(normalise(value), r["row"])
             if first != r["row"]:
-                r["errors"].setdefault(column, []).append(
+                r["errors"].setdefault(field, []).append(
                     _("Same as line %(line)s of this file.") % {"line": first}
                 )
 
@@ -166,8 +175,14 @@ def start(batch: BulkOnboarding, *, user) -> int:
     return len(batch.valid_rows)
 
 
-def retry_failed(batch: BulkOnboarding, *, user) -> int:
-    return sum(onboarding.retry(job, user=user) for job in batch.jobs.filter(state=JobState.FAILED))
+def retry_failed(batch: BulkOnboarding, *, user) -> tuple[int, int]:
+    """Queue the failed rows again; returns (queued, left). A row that failed on its values
+    (e.g. a name taken by another company) would fail the same way: it is left for staff to
+    onboard again with other values."""
+    failed = list(batch.jobs.filter(state=JobState.FAILED))
+    left = sum(1 for job in failed if job.field_errors)
+    queued = sum(onboarding.retry(job, user=user) for job in failed if not job.field_errors)
+    return queued, left
 
 
 def progress(batch: BulkOnboarding) -> dict:
@@ -231,7 +246,7 @@ def results_csv(batch: BulkOnboarding) -> str:
                 job.step,
                 job.remote_tenant_id,
                 "yes" if job.api_key_id else "no",
-                job.peppol_outcome,
+                job.peppol_outcome_label,
                 job.last_error,
             ]
         )

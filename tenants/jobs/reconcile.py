@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tenants import admin_api, audit, services
 from tenants.models import Tenant
@@ -29,6 +30,22 @@ ACTIONS = {
     "remote_only": ("adopt",),
     "local_only": ("mark_deleted",),
     "different": ("adopt", "push"),
+}
+
+
+# Labels of the compared fields, as the tenant screens call them.
+FIELD_LABELS = {
+    "name": gettext_lazy("Tenant name"),
+    "description": gettext_lazy("Company name"),
+    "company_number": gettext_lazy("Company number"),
+    "company_tax_id": gettext_lazy("VAT number"),
+    "peppol_id": gettext_lazy("Peppol ID"),
+    "is_deleted": gettext_lazy("Deleted"),
+}
+RESOLVED_LABELS = {
+    "adopt": gettext_lazy("adopted"),
+    "push": gettext_lazy("pushed"),
+    "mark_deleted": gettext_lazy("marked deleted"),
 }
 
 
@@ -126,8 +143,8 @@ def run(report_id: int | None = None) -> ReconcileReport:
     return report
 
 
-def resolve(report: ReconcileReport, index: int, action: str, *, user) -> None:
-    """Apply one of the item's actions, and mark the item resolved."""
+def resolve(report: ReconcileReport, index: int, action: str, *, user) -> str:
+    """Apply one of the item's actions, mark the item resolved; returns what was done."""
     try:
         item = report.items[index]
     except IndexError:
@@ -164,3 +181,12 @@ def resolve(report: ReconcileReport, index: int, action: str, *, user) -> None:
     item["resolved"] = action
     item["resolved_by"] = user.get_username() if user else ""
     ReconcileReport.objects.filter(pk=report.pk).update(items=report.items)
+    if action == "push":
+        done = _("e-invoice.be now has the portal's values for %(name)s.")
+    elif action == "mark_deleted":
+        done = _("%(name)s is marked deleted in the portal.")
+    elif item["kind"] == "different":
+        done = _("The portal took e-invoice.be's values for %(name)s.")
+    else:
+        done = _("%(name)s is now in the portal.")
+    return done % {"name": item["name"]}

@@ -177,13 +177,20 @@ def switch(rotation: KeyRotation) -> None:
         _advance(rotation, RotationPhase.SWITCHED)
 
 
+def _when(moment: datetime) -> str:
+    # With the zone: the reader of an email may live in another one.
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def notify(rotation: KeyRotation) -> None:
     tenant = rotation.tenant
     grace_until = timezone.now() + timedelta(hours=grace_hours())
     recipients = list(tenant.users.filter(is_active=True).exclude(email=""))
     for user in recipients:
         token = create_reveal_link(rotation, user)
-        url = settings.PORTAL_BASE_URL + reverse("tenants:key_reveal", args=[token])
+        # The customer's page, outside /staff/; absolute, from PORTAL_BASE_URL (a worker
+        # has no request to take the host from).
+        url = settings.PORTAL_BASE_URL + reverse("keys:reveal", args=[token])
         send_mail(
             subject=_("Your e-invoice.be API key was renewed"),
             message=_(
@@ -196,10 +203,8 @@ def notify(rotation: KeyRotation) -> None:
             % {
                 "user": user.get_username(),
                 "tenant": tenant.description or tenant.name,
-                "grace": timezone.localtime(grace_until).strftime("%Y-%m-%d %H:%M"),
-                "expires": timezone.localtime(
-                    timezone.now() + timedelta(hours=link_hours())
-                ).strftime("%Y-%m-%d %H:%M"),
+                "grace": _when(grace_until),
+                "expires": _when(timezone.now() + timedelta(hours=link_hours())),
                 "url": url,
             },
             from_email=None,
@@ -255,10 +260,18 @@ class RevealResult:
     api_key: ApiKey | None = None
 
 
+def _used_message(link: KeyRevealLink) -> str:
+    # When and by whom: a customer who did not open it learns that a colleague did.
+    return _("This link was already used on %(when)s by %(user)s.") % {
+        "when": timezone.localtime(link.used_at).strftime("%Y-%m-%d %H:%M"),
+        "user": link.used_by.get_username() if link.used_by else "?",
+    }
+
+
 def open_reveal_link(token: str, user, request=None) -> RevealResult:
     """Show the key once, to a logged-in customer user of the link's tenant."""
     link = (
-        KeyRevealLink.objects.select_related("api_key", "tenant")
+        KeyRevealLink.objects.select_related("api_key", "tenant", "used_by")
         .filter(token_hash=_hash(token))
         .first()
     )
@@ -266,14 +279,15 @@ def open_reveal_link(token: str, user, request=None) -> RevealResult:
         return RevealResult(message=_("This link is not valid."))
     now = timezone.now()
     if link.used_at is not None:
-        return RevealResult(gone=True, message=_("This link was already used."))
+        return RevealResult(gone=True, message=_used_message(link))
     if link.expires_at <= now or link.api_key.is_revoked or not link.api_key.is_held:
         return RevealResult(gone=True, message=_("This link has expired."))
     won = KeyRevealLink.objects.filter(pk=link.pk, used_at__isnull=True).update(
         used_at=now, used_by=user
     )
     if not won:
-        return RevealResult(gone=True, message=_("This link was already used."))
+        link.refresh_from_db()
+        return RevealResult(gone=True, message=_used_message(link))
     audit.record(
         "key.reveal", tenant=link.tenant, target=link.api_key.name, user=user, request=request
     )

@@ -19,7 +19,6 @@ urlpatterns = [
     path("rotations/", views.rotations, name="rotations"),
     path("tenants/<int:pk>/rotation/", views.tenant_rotation, name="tenant_rotation"),
     path("tenants/<int:pk>/rotate/", views.rotate_now, name="rotate_now"),
-    path("keys/reveal/<str:token>/", views.key_reveal, name="key_reveal"),
     path("sync/", views.sync, name="sync"),
     path("sync/run/", views.sync_run, name="sync_run"),
     path("sync/<int:pk>/items/<int:index>/", views.sync_action, name="sync_action"),

@@ -7,14 +7,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import admin_required, customer_required, staff_required
+from tenants import services
 from tenants.jobs import bulk, onboarding, reconcile, rotation
 from tenants.jobs.forms import BulkUploadForm, OnboardForm, RotationPolicyForm
 from tenants.models import Tenant
@@ -40,15 +43,34 @@ def tenant_url(tenant: Tenant | None) -> str:
 
 
 # --- one onboarding --------------------------------------------------------------------------
+def _values_of(job: OnboardingJob | None) -> dict:
+    """A failed job's values for the form, with a free name if its name was the problem."""
+    if job is None:
+        return {}
+    values = {
+        **job.tenant_fields,
+        "test_mode": job.test_mode,
+        "register_peppol": job.register_peppol,
+    }
+    if "name" in job.field_errors:
+        values["name"] = services.suggest_free_name(job.name)
+    return values
+
+
 @staff_required
 def onboard(request: HttpRequest) -> HttpResponse:
-    form = OnboardForm(request.POST or None)
+    again = None
+    if str(request.GET.get("from", "")).isdigit():
+        again = OnboardingJob.objects.filter(pk=int(request.GET["from"])).first()
+    form = OnboardForm(request.POST or None, initial=_values_of(again))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         job = onboarding.start(data, register_peppol=data["register_peppol"], user=request.user)
         messages.success(request, _("Onboarding of %(name)s started.") % {"name": job.name})
+        for warning in form.flash_warnings:
+            messages.warning(request, warning)
         return redirect("tenants:job", job.pk)
-    return render(request, "tenants/jobs/onboard.html", {"form": form})
+    return render(request, "tenants/jobs/onboard.html", {"form": form, "again": again})
 
 
 def _steps(job: OnboardingJob) -> list[dict]:
@@ -57,6 +79,8 @@ def _steps(job: OnboardingJob) -> list[dict]:
     for index, step in enumerate(STEP_ORDER[:-1]):
         if index < current:
             status = "succeeded"
+            if step == OnboardingStep.REGISTER_PEPPOL and job.peppol_skipped:
+                status = "skipped"
         elif index == current:
             status = job.state
         else:
@@ -65,10 +89,24 @@ def _steps(job: OnboardingJob) -> list[dict]:
     return steps
 
 
+def _field_errors(job: OnboardingJob) -> list[tuple[str, list[str]]]:
+    """The job's field errors under the labels of the onboarding form."""
+    fields = OnboardForm.base_fields
+    return [
+        (str(fields[f].label) if f in fields else f, messages)
+        for f, messages in job.field_errors.items()
+    ]
+
+
 @staff_required
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(OnboardingJob.objects.select_related("tenant", "api_key"), pk=pk)
-    ctx = {"job": job, "steps": _steps(job), "tenant_url": tenant_url(job.tenant)}
+    ctx = {
+        "job": job,
+        "steps": _steps(job),
+        "field_errors": _field_errors(job),
+        "tenant_url": tenant_url(job.tenant),
+    }
     if request.htmx:
         return render(request, "tenants/jobs/_job_status.html", ctx)
     return render(request, "tenants/jobs/job.html", ctx)
@@ -139,6 +177,9 @@ def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
         }
         for r in batch.rows
     ]
+    if not batch.started_at:
+        # Before the start, the rows to fix come first (a long file hides them otherwise).
+        rows.sort(key=lambda r: not r["errors"])
     ctx = {
         "batch": batch,
         "rows": rows,
@@ -158,7 +199,11 @@ def bulk_start(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(BulkOnboarding, pk=pk)
     started = bulk.start(batch, user=request.user)
     if started:
-        messages.success(request, _("%(n)s onboarding job(s) queued.") % {"n": started})
+        messages.success(
+            request,
+            ngettext("%(n)s onboarding was queued.", "%(n)s onboardings were queued.", started)
+            % {"n": started},
+        )
     return redirect("tenants:bulk", batch.pk)
 
 
@@ -166,8 +211,29 @@ def bulk_start(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def bulk_retry(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(BulkOnboarding, pk=pk)
-    n = bulk.retry_failed(batch, user=request.user)
-    messages.success(request, _("%(n)s failed row(s) queued again.") % {"n": n})
+    retried, need_changes = bulk.retry_failed(batch, user=request.user)
+    if retried:
+        messages.success(
+            request,
+            ngettext(
+                "%(n)s failed row was queued again.",
+                "%(n)s failed rows were queued again.",
+                retried,
+            )
+            % {"n": retried},
+        )
+    if need_changes:
+        messages.warning(
+            request,
+            ngettext(
+                "%(n)s row needs other values (see its details): retrying it as it is would "
+                "fail again.",
+                "%(n)s rows need other values (see their details): retrying them as they are "
+                "would fail again.",
+                need_changes,
+            )
+            % {"n": need_changes},
+        )
     return redirect("tenants:bulk", batch.pk)
 
 
@@ -180,9 +246,18 @@ def bulk_results(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- key rotation -----------------------------------------------------------------------------
+def _with_link_counts(rotations):
+    """Each rotation with how many reveal links it mailed and how many were opened."""
+    # An aggregate drops Meta.ordering: newest first again (the page reads the first as active).
+    return rotations.annotate(
+        links_sent=Count("links"),
+        links_opened=Count("links", filter=Q(links__used_at__isnull=False)),
+    ).order_by("-created_at", "-id")
+
+
 @staff_required
 def rotations(request: HttpRequest) -> HttpResponse:
-    page = Paginator(KeyRotation.objects.select_related("tenant"), 50).get_page(
+    page = Paginator(_with_link_counts(KeyRotation.objects.select_related("tenant")), 50).get_page(
         request.GET.get("page")
     )
     return render(request, "tenants/jobs/rotations.html", {"page": page})
@@ -202,7 +277,8 @@ def tenant_rotation(request: HttpRequest, pk: int) -> HttpResponse:
     ctx = {
         "tenant": tenant,
         "form": form,
-        "rotations": tenant.rotations.all()[:20],
+        "rotations": _with_link_counts(tenant.rotations.all())[:20],
+        "customer_emails": tenant.users.filter(is_active=True).exclude(email="").count(),
         "due_at": rotation.due_at(tenant),
         "tenant_url": tenant_url(tenant),
     }
@@ -238,10 +314,36 @@ def key_reveal(request: HttpRequest, token: str) -> HttpResponse:
 
 
 # --- reconciliation ---------------------------------------------------------------------------
+def _sync_items(report: ReconcileReport | None) -> list[dict]:
+    """The report's items as the page shows them: field labels, tenant links, outcomes."""
+    if report is None:
+        return []
+    local = dict(
+        Tenant.objects.filter(remote_id__in=[i["remote_id"] for i in report.items]).values_list(
+            "remote_id", "pk"
+        )
+    )
+    return [
+        {
+            **item,
+            "index": index,
+            "tenant_url": reverse("tenants:tenant_detail", args=[local[item["remote_id"]]])
+            if item["remote_id"] in local
+            else "",
+            "diff_rows": [
+                (reconcile.FIELD_LABELS.get(field, field), pair[0], pair[1])
+                for field, pair in item.get("diffs", {}).items()
+            ],
+            "resolved_label": reconcile.RESOLVED_LABELS.get(item.get("resolved", ""), ""),
+        }
+        for index, item in enumerate(report.items)
+    ]
+
+
 @staff_required
 def sync(request: HttpRequest) -> HttpResponse:
     report = ReconcileReport.objects.first()
-    ctx = {"report": report}
+    ctx = {"report": report, "items": _sync_items(report)}
     if request.htmx:
         return render(request, "tenants/jobs/_sync_report.html", ctx)
     return render(request, "tenants/jobs/sync.html", ctx)
@@ -261,9 +363,9 @@ def sync_action(request: HttpRequest, pk: int, index: int) -> HttpResponse:
     report = get_object_or_404(ReconcileReport, pk=pk)
     action = request.POST.get("action", "")
     try:
-        reconcile.resolve(report, index, action, user=request.user)
+        done = reconcile.resolve(report, index, action, user=request.user)
     except reconcile.ActionRefused as e:
         messages.error(request, str(e))
     else:
-        messages.success(request, _("Done."))
+        messages.success(request, done)
     return redirect("tenants:sync")

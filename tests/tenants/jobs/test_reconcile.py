@@ -105,3 +105,30 @@ def test_it_starts_a_comparison_after_the_commit(client, otto, django_capture_on
     assert response.status_code == 302 and len(callbacks) == 1
     page = client.get(reverse("tenants:sync")).content.decode()
     assert "Comparing" in page and 'hx-trigger="every 2s"' in page
+
+
+def test_it_says_what_each_action_did_in_the_screens_words(client, drift, alice, otto):
+    report = reconcile.run()
+    index = {i["name"]: n for n, i in enumerate(report.items)}
+    client.force_login(alice)
+    page = client.get(reverse("tenants:sync")).content.decode()
+    assert "<strong>Company name</strong>" in page  # not "description"
+    assert "data-confirm=" in page  # marking deleted asks first
+    assert "(2 API calls)" in page
+
+    response = client.post(
+        reverse("tenants:sync_action", args=[report.pk, index["t-000"]]),
+        {"action": "adopt"},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "t-000 is now in the portal." in page
+    assert "adopted" in page and "alice" in page
+    tenant = Tenant.objects.get(name="t-000")
+    assert f'href="{reverse("tenants:tenant_detail", args=[tenant.pk])}"' in page
+    client.force_login(otto)
+    assert (
+        "An administrator resolves these differences."
+        in client.get(reverse("tenants:sync")).content.decode()
+    )

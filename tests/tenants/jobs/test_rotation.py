@@ -77,14 +77,20 @@ def test_it_rotates_without_ever_leaving_the_tenant_without_a_working_key(
     assert key_works(on_sandbox, ApiKey.objects.get(pk=new.pk).reveal_value())
 
 
-def test_it_mails_a_one_time_link_and_never_the_key(onboarded, on_sandbox, client):
+def test_it_mails_a_one_time_link_and_never_the_key(onboarded, on_sandbox, client, settings):
+    settings.PORTAL_BASE_URL = "https://portal.example.com"
     rot = drive(rotation.start(onboarded, reason="manual"), RotationPhase.GRACE)
     value = ApiKey.objects.get(pk=rot.new_key_id).reveal_value()
 
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["dora@example.com"]
     body = mail.outbox[0].body
     assert value not in body and "einv_" not in body
-    path = re.search(r"https?://[^/\s]+(/\S+)", body).group(1)
+    # A customer page (not under /staff/), on the portal's public address.
+    link = re.search(r"https?://\S+", body).group(0)
+    assert link.startswith(settings.PORTAL_BASE_URL + "/keys/reveal/")
+    path = link.removeprefix(settings.PORTAL_BASE_URL)
+    # Dates with their zone: the reader may be elsewhere.
+    assert re.search(r"before \d{4}-\d\d-\d\d \d\d:\d\d [A-Z]{3,4},", body)
 
     client.force_login(onboarded.users.get())
     first = client.get(path)
@@ -93,6 +99,8 @@ def test_it_mails_a_one_time_link_and_never_the_key(onboarded, on_sandbox, clien
     assert first.status_code == 200 and value in first.content.decode()
     assert "no-store" in first["Cache-Control"] or "no-cache" in first["Cache-Control"]
     assert second.status_code == 410 and value not in second.content.decode()
+    assert "This link was already used on" in second.content.decode()
+    assert "by dora" in second.content.decode()
 
 
 def test_it_opens_the_link_only_for_a_customer_of_that_tenant(onboarded, on_sandbox, client, bob):
@@ -244,3 +252,23 @@ def test_it_rotates_while_the_customer_sends_invoices_without_a_failed_send(
     assert ApiKey.objects.get(pk=rot.old_key_id).is_revoked
     assert not key_works(sandbox, seller.key)  # the old key really stopped working
     assert len(sends) >= 10
+
+
+def test_it_shows_the_grace_period_as_planned_and_who_was_told(onboarded, client, alice):
+    rot = drive(rotation.start(onboarded, reason="manual"), RotationPhase.GRACE)
+    url = reverse("tenants:tenant_rotation", args=[onboarded.pk])
+    client.force_login(alice)
+
+    page = client.get(url).content.decode()
+
+    assert rot.state == JobState.WAITING
+    assert "waiting for the grace period" in page and "waiting to retry" not in page
+    assert "1 sent, 0 opened" in page
+    assert "no customer login with an email address" not in page
+    assert 'hx-trigger="every 2s"' not in page  # nothing to follow for a day
+
+
+def test_it_warns_that_nobody_is_told_when_the_tenant_has_no_customer_login(client, alice, acme):
+    client.force_login(alice)
+    page = client.get(reverse("tenants:tenant_rotation", args=[acme.pk])).content.decode()
+    assert "no customer login with an email address" in page

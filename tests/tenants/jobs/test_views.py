@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from tenants import services
 from tenants.jobs import onboarding
 from tenants.models.jobs import BulkOnboarding, JobState, OnboardingJob, OnboardingStep
 from tests.tenants.jobs.conftest import admin_calls, customer, run_until_finished
@@ -195,3 +196,118 @@ def test_it_lets_only_admins_change_the_rotation_policy(client, alice, otto, acm
     client.post(url, {"rotation_days": "30"})
     acme.refresh_from_db()
     assert acme.rotation_days == 30
+
+
+# --- what QA found ---------------------------------------------------------------------------
+def test_it_offers_to_onboard_again_when_the_values_were_the_problem(client, otto, on_sandbox):
+    on_sandbox.create_tenant_with_key("customer-0020", company_number="0403170701")
+    job = run_until_finished(onboarding.start(customer(20), register_peppol=True))
+    client.force_login(otto)
+
+    page = client.get(reverse("tenants:job", args=[job.pk])).content.decode()
+
+    # A retry would fail the same way: it is not offered; the form with the values is.
+    assert "Retry from the failed step" not in page
+    again = reverse("tenants:onboard") + f"?from={job.pk}"
+    assert f'href="{again}"' in page
+    assert "<strong>Tenant name</strong>" in page  # the form's label, not the field's name
+    form = client.get(again).content.decode()
+    suggestion = services.suggest_free_name(job.name)
+    assert suggestion != job.name and f'value="{suggestion}"' in form  # a free name instead
+    assert f'value="{job.company_number}"' in form and 'value="Customer 20 BV"' in form
+
+
+def test_it_says_when_the_peppol_step_was_skipped(client, otto, on_sandbox):
+    job = run_until_finished(onboarding.start(customer(21, test_mode=True), register_peppol=True))
+    client.force_login(otto)
+    page = client.get(reverse("tenants:job", args=[job.pk])).content.decode()
+    assert 'data-step-status="skipped"' in page and "(skipped: test mode)" in page
+    assert page.count('data-step-status="succeeded"') == 2
+
+
+def test_it_says_when_a_jobs_worker_stopped(client, otto):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    job = onboarding.start(customer(22), register_peppol=True)
+    OnboardingJob.objects.filter(pk=job.pk).update(
+        state=JobState.RUNNING, lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    client.force_login(otto)
+    page = client.get(reverse("tenants:job", args=[job.pk])).content.decode()
+    assert "The worker running this step stopped" in page
+
+
+def test_it_checks_onboarding_input_like_the_new_tenant_form(client, otto, acme):
+    client.force_login(otto)
+    page = client.get(reverse("tenants:onboard")).content.decode()
+    assert f'hx-get="{reverse("tenants:tenant_suggest")}"' in page  # live checks per field
+
+    # "a.c.m.e" is the same name as "acme" for e-invoice.be: refused before anything is sent.
+    response = client.post(reverse("tenants:onboard"), form_data(name="a.c.m.e"))
+    assert "is taken by the tenant acme" in response.content.decode()
+    assert not OnboardingJob.objects.exists()
+
+
+def test_it_lists_the_rows_to_fix_first_and_counts_in_words(client, otto, acme, on_sandbox):
+    client.force_login(otto)
+    good, other = customer(23)["company_number"], customer(24)["company_number"]
+    text = (
+        "company_name,name,country,company_number,vat_number,peppol_id\n"
+        f"Good BV,good-bv,BE,{good},,\n"
+        f"Other BV,other-bv,BE,{other},,\n"
+        "Acme Again BV,a.c.m.e,BE,,,\n"
+    )
+    upload = SimpleUploadedFile("c.csv", text.encode(), "text/csv")
+    url = client.post(reverse("tenants:bulk_upload"), {"file": upload}).url
+    page = client.get(url).content.decode()
+
+    lines = [int(n) for n in __import__("re").findall(r'data-line="(\d+)"', page)]
+    assert lines == [4, 2, 3]
+    assert "The tenant acme already has this name" in page
+
+    batch = BulkOnboarding.objects.get()
+    response = client.post(reverse("tenants:bulk_start", args=[batch.pk]), follow=True)
+    assert "2 onboardings were queued." in response.content.decode()
+
+
+def test_it_retries_only_the_failed_rows_a_retry_can_fix(client, otto, on_sandbox):
+    client.force_login(otto)
+    batch = BulkOnboarding.objects.create(file_name="x.csv", rows=[])
+    fixable = onboarding.start(customer(25), register_peppol=True, batch=batch, row_number=2)
+    taken = onboarding.start(customer(26), register_peppol=True, batch=batch, row_number=3)
+    OnboardingJob.objects.filter(pk=fixable.pk).update(state=JobState.FAILED, last_error="503")
+    OnboardingJob.objects.filter(pk=taken.pk).update(
+        state=JobState.FAILED, field_errors={"name": ["This name is taken by another company."]}
+    )
+
+    response = client.post(reverse("tenants:bulk_retry", args=[batch.pk]), follow=True)
+
+    page = response.content.decode()
+    assert "1 failed row was queued again." in page and "1 row needs other values" in page
+    assert OnboardingJob.objects.get(pk=fixable.pk).state == JobState.QUEUED
+    assert OnboardingJob.objects.get(pk=taken.pk).state == JobState.FAILED
+
+
+def test_it_keeps_job_screens_for_staff_and_the_reveal_page_for_customers(client, carol, alice):
+    from django.urls import URLPattern
+
+    from tenants.jobs import urls as job_urls
+
+    urls = []
+    for pattern in job_urls.urlpatterns:
+        assert isinstance(pattern, URLPattern)
+        args = [1, 0][: str(pattern.pattern).count("<int:")]
+        urls.append(reverse(f"tenants:{pattern.name}", args=args))
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    client.force_login(carol)
+    for url in urls:
+        assert client.get(url).status_code == 403, url
+        assert client.post(url).status_code == 403, url
+    reveal = reverse("keys:reveal", args=["not-a-token"])
+    assert reveal.startswith("/keys/") and client.get(reveal).status_code == 404
+    client.force_login(alice)
+    assert client.get(reveal).status_code == 403
