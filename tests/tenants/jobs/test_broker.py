@@ -13,7 +13,12 @@ TRANSPORT = "tenants.jobs.broker:Transport"
 
 
 def _connection(folder: Path) -> Connection:
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "polling_interval": 0}
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(folder / "control"),
+        "polling_interval": 0,
+    }
     return Connection("filesystem://", transport=TRANSPORT, transport_options=options)
 
 
