@@ -7,6 +7,7 @@ import hmac
 import math
 import re
 import secrets
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -93,12 +94,16 @@ def validate_json(body: DocumentCreate, tenant: TenantDep) -> dict[str, Any]:
     return answer
 
 
-@router.get("/validate/peppol-id")
-def validate_peppol_id(peppol_id: str, tenant: TenantDep, sandbox: SandboxDep) -> dict[str, Any]:
+def _require_peppol_id_format(peppol_id: str) -> None:
     if parse_peppol_id(peppol_id) is None:
         raise ApiError(
             422, "Invalid Peppol ID format. Expected <scheme>:<id>, e.g. 0208:1018265814"
         )
+
+
+@router.get("/validate/peppol-id")
+def validate_peppol_id(peppol_id: str, tenant: TenantDep, sandbox: SandboxDep) -> dict[str, Any]:
+    _require_peppol_id_format(peppol_id)
     participant = _participant(sandbox, peppol_id)
     if participant is None:
         return {
@@ -172,10 +177,7 @@ def _doc_types() -> list[dict[str, str]]:
 
 @router.get("/lookup")
 def lookup(peppol_id: str, tenant: TenantDep, sandbox: SandboxDep) -> dict[str, Any]:
-    if parse_peppol_id(peppol_id) is None:
-        raise ApiError(
-            422, "Invalid Peppol ID format. Expected <scheme>:<id>, e.g. 0208:1018265814"
-        )
+    _require_peppol_id_format(peppol_id)
     participant = _participant(sandbox, peppol_id)
     found = participant is not None
     sml = "edelivery.tech.ec.europa.eu"
@@ -657,40 +659,48 @@ Page = Annotated[int, Query(ge=1, description="Page number")]
 PageSize = Annotated[int, Query(ge=1, le=100, description="Number of items per page")]
 
 
-def _mine(sandbox: Sandbox, tenant: Tenant) -> list[Document]:
-    return [d for d in sandbox.store.documents.values() if d.tenant_id == tenant.id]
+# The free-text filters of the listings, and the payload fields each one searches.
+SEARCH_FIELDS = ("invoice_id", "vendor_name", "customer_name")
+SENDER_FIELDS = ("vendor_name", "vendor_email", "vendor_tax_id", "vendor_company_id")
+RECEIVER_FIELDS = (
+    "customer_name",
+    "customer_email",
+    "customer_tax_id",
+    "customer_company_id",
+    "customer_id",
+)
+DRAFT_STATES = frozenset({"DRAFT", "TRANSIT", "FAILED"})
 
 
-def _inbox(
+def _listing(
     sandbox: Sandbox,
     tenant: Tenant,
+    paging: tuple[int, int, str, str],
     *,
-    doc_type: str | None,
-    sender: str | None = None,
+    direction: str,
+    states: Collection[str] | None = None,
+    doc_type: str | None = None,
+    party: str | None = None,
+    party_fields: tuple[str, ...] = (),
     date_from: datetime | None = None,
     date_to: datetime | None = None,
     search: str | None = None,
-) -> list[Document]:
-    return [
-        d
-        for d in _mine(sandbox, tenant)
-        if d.direction == "INBOUND"
-        and (doc_type is None or d.payload.get("document_type") == doc_type)
-        and _matches(
-            sender,
-            d.payload.get("vendor_name"),
-            d.payload.get("vendor_email"),
-            d.payload.get("vendor_tax_id"),
-            d.payload.get("vendor_company_id"),
-        )
-        and _in_dates(d, date_from, date_to)
-        and _matches(
-            search,
-            d.payload.get("invoice_id"),
-            d.payload.get("vendor_name"),
-            d.payload.get("customer_name"),
-        )
-    ]
+) -> dict[str, Any]:
+    """One page (page, page_size, sort_by, sort_order) of the tenant's documents of one
+    direction that pass every filter given (None = not filtered)."""
+    with sandbox.store.lock:
+        docs = [
+            d
+            for d in sandbox.store.documents.values()
+            if d.tenant_id == tenant.id
+            and d.direction == direction
+            and (states is None or d.state in states)
+            and (doc_type is None or d.payload.get("document_type") == doc_type)
+            and _matches(party, *(d.payload.get(f) for f in party_fields))
+            and _in_dates(d, date_from, date_to)
+            and _matches(search, *(d.payload.get(f) for f in SEARCH_FIELDS))
+        ]
+        return _page(docs, *paging)
 
 
 @router.get("/inbox/")
@@ -707,17 +717,18 @@ def inbox(
     sort_by: SortFieldL = "created_at",
     sort_order: SortOrderL = "desc",
 ) -> dict[str, Any]:
-    with sandbox.store.lock:
-        docs = _inbox(
-            sandbox,
-            tenant,
-            doc_type=type,
-            sender=sender,
-            date_from=date_from,
-            date_to=date_to,
-            search=search,
-        )
-        return _page(docs, page, page_size, sort_by, sort_order)
+    return _listing(
+        sandbox,
+        tenant,
+        (page, page_size, sort_by, sort_order),
+        direction="INBOUND",
+        doc_type=type,
+        party=sender,
+        party_fields=SENDER_FIELDS,
+        date_from=date_from,
+        date_to=date_to,
+        search=search,
+    )
 
 
 @router.get("/inbox/invoices")
@@ -729,10 +740,8 @@ def inbox_invoices(
     sort_by: SortFieldL = "created_at",
     sort_order: SortOrderL = "desc",
 ) -> dict[str, Any]:
-    with sandbox.store.lock:
-        return _page(
-            _inbox(sandbox, tenant, doc_type="INVOICE"), page, page_size, sort_by, sort_order
-        )
+    paging = (page, page_size, sort_by, sort_order)
+    return _listing(sandbox, tenant, paging, direction="INBOUND", doc_type="INVOICE")
 
 
 @router.get("/inbox/credit-notes")
@@ -744,9 +753,8 @@ def inbox_credit_notes(
     sort_by: SortFieldL = "created_at",
     sort_order: SortOrderL = "desc",
 ) -> dict[str, Any]:
-    with sandbox.store.lock:
-        docs = _inbox(sandbox, tenant, doc_type="CREDIT_NOTE")
-        return _page(docs, page, page_size, sort_by, sort_order)
+    paging = (page, page_size, sort_by, sort_order)
+    return _listing(sandbox, tenant, paging, direction="INBOUND", doc_type="CREDIT_NOTE")
 
 
 @router.get("/outbox/")
@@ -765,63 +773,19 @@ def outbox(
     sort_order: SortOrderL = "desc",
 ) -> dict[str, Any]:
     """Sent documents: outbound and delivered (state SENT)."""
-    with sandbox.store.lock:
-        docs = [
-            d
-            for d in _mine(sandbox, tenant)
-            if d.direction == "OUTBOUND"
-            and d.state == "SENT"
-            and (type is None or d.payload.get("document_type") == type)
-            and _matches(
-                receiver,
-                d.payload.get("customer_name"),
-                d.payload.get("customer_email"),
-                d.payload.get("customer_tax_id"),
-                d.payload.get("customer_company_id"),
-                d.payload.get("customer_id"),
-            )
-            and _in_dates(d, date_from, date_to)
-            and _matches(
-                search,
-                d.payload.get("invoice_id"),
-                d.payload.get("vendor_name"),
-                d.payload.get("customer_name"),
-            )
-        ]
-        return _page(docs, page, page_size, sort_by, sort_order)
-
-
-def _drafts(
-    sandbox: Sandbox,
-    tenant: Tenant,
-    page: int,
-    page_size: int,
-    state: str | None,
-    doc_type: str | None,
-    search: str | None,
-    sort_by: str,
-    sort_order: str,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
-) -> dict[str, Any]:
-    """Not (yet) delivered outbound documents: DRAFT, TRANSIT and FAILED by default."""
-    states = {state} if state else {"DRAFT", "TRANSIT", "FAILED"}
-    with sandbox.store.lock:
-        docs = [
-            d
-            for d in _mine(sandbox, tenant)
-            if d.direction == "OUTBOUND"
-            and d.state in states
-            and (doc_type is None or d.payload.get("document_type") == doc_type)
-            and _in_dates(d, date_from, date_to)
-            and _matches(
-                search,
-                d.payload.get("invoice_id"),
-                d.payload.get("vendor_name"),
-                d.payload.get("customer_name"),
-            )
-        ]
-        return _page(docs, page, page_size, sort_by, sort_order)
+    return _listing(
+        sandbox,
+        tenant,
+        (page, page_size, sort_by, sort_order),
+        direction="OUTBOUND",
+        states={"SENT"},
+        doc_type=type,
+        party=receiver,
+        party_fields=RECEIVER_FIELDS,
+        date_from=date_from,
+        date_to=date_to,
+        search=search,
+    )
 
 
 @router.get("/outbox/drafts")
@@ -836,7 +800,18 @@ def outbox_drafts(
     sort_by: SortFieldL = "created_at",
     sort_order: SortOrderL = "desc",
 ) -> dict[str, Any]:
-    return _drafts(sandbox, tenant, page, page_size, state, type, search, sort_by, sort_order)
+    """The same listing as /drafts/, without its date filters."""
+    return drafts(
+        tenant,
+        sandbox,
+        page=page,
+        page_size=page_size,
+        state=state,
+        type=type,
+        search=search,
+        sort_by=sort_by,
+        sort_order=sort_order,
+    )
 
 
 @router.get("/drafts/")
@@ -853,16 +828,15 @@ def drafts(
     sort_by: SortFieldL = "created_at",
     sort_order: SortOrderL = "desc",
 ) -> dict[str, Any]:
-    return _drafts(
+    """Not (yet) delivered outbound documents: DRAFT, TRANSIT and FAILED by default."""
+    return _listing(
         sandbox,
         tenant,
-        page,
-        page_size,
-        state,
-        type,
-        search,
-        sort_by,
-        sort_order,
-        date_from,
-        date_to,
+        (page, page_size, sort_by, sort_order),
+        direction="OUTBOUND",
+        states={state} if state else DRAFT_STATES,
+        doc_type=type,
+        date_from=date_from,
+        date_to=date_to,
+        search=search,
     )
