@@ -26,7 +26,8 @@ def test_it_delivers_every_message_written_while_a_worker_polls(tmp_path):
     n = 300
     received: list[int] = []
     with _connection(tmp_path) as producer, _connection(tmp_path) as consumer:
-        outbox, inbox = producer.SimpleQueue("jobs"), consumer.SimpleQueue("jobs")
+        # A queue name per test: kombu keeps declared exchanges per process.
+        outbox, inbox = producer.SimpleQueue("delivery"), consumer.SimpleQueue("delivery")
         writer = threading.Thread(
             target=lambda: [outbox.put({"i": i, "pad": "x" * 2000}) for i in range(n)]
         )
@@ -47,10 +48,10 @@ def test_it_delivers_every_message_written_while_a_worker_polls(tmp_path):
 
 def test_it_skips_an_unreadable_message_file_and_reads_the_next(tmp_path):
     with _connection(tmp_path) as conn:
-        queue = conn.SimpleQueue("jobs")
+        queue = conn.SimpleQueue("unreadable")
         queue.put({"ok": 1})  # declares the queue
         queue.get(timeout=1).ack()
-        (tmp_path / f"1_{'0' * 8}.jobs.msg").write_bytes(b"")  # sorts first
+        (tmp_path / f"1_{'0' * 8}.unreadable.msg").write_bytes(b"")  # sorts first
         queue.put({"ok": 2})
 
         message = queue.get(timeout=1)
