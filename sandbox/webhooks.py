@@ -104,6 +104,14 @@ def _post(url: str, secret: str, event: dict[str, Any], timeout: float) -> dict[
     return result
 
 
+def _record_attempt(delivery: dict[str, Any], attempt: int, result: dict[str, Any]) -> None:
+    """Log one attempt's result on the delivery (the caller holds the store lock)."""
+    delivery["attempts"] = attempt
+    delivery["attempt_log"].append({"attempt": attempt, **result})
+    delivery["last_status_code"] = result["status_code"]
+    delivery["last_error"] = result["error"]
+
+
 def _attempt(
     sandbox: Sandbox, generation: int, webhook_id: str, delivery_id: str, attempt: int
 ) -> None:
@@ -122,10 +130,7 @@ def _attempt(
     with store.lock:
         if store.generation != generation:
             return
-        delivery["attempts"] = attempt
-        delivery["attempt_log"].append({"attempt": attempt, **result})
-        delivery["last_status_code"] = result["status_code"]
-        delivery["last_error"] = result["error"]
+        _record_attempt(delivery, attempt, result)
         if result["success"]:
             delivery["status"] = "delivered"
         elif attempt <= len(delays):
@@ -233,10 +238,7 @@ def test_webhook(
         url, secret, timeout = webhook.url, webhook.secret, sandbox.config.webhook_timeout
     result = _post(url, secret, event, timeout)
     with store.lock:
-        delivery["attempts"] = 1
-        delivery["attempt_log"].append({"attempt": 1, **result})
-        delivery["last_status_code"] = result["status_code"]
-        delivery["last_error"] = result["error"]
+        _record_attempt(delivery, 1, result)
         delivery["status"] = "delivered" if result["success"] else "failed"
     return {
         "success": result["success"],
