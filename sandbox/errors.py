@@ -72,6 +72,14 @@ _SIMPLE = {
     "url_scheme": ("URL scheme not permitted", "value_error.url.scheme"),
 }
 
+# Length errors: (bound, ctx key, unit, v1 type).
+_LENGTHS: dict[str, tuple[str, str, str, str]] = {
+    "too_short": ("at least", "min_length", "items", "value_error.list.min_items"),
+    "too_long": ("at most", "max_length", "items", "value_error.list.max_items"),
+    "string_too_short": ("at least", "min_length", "characters", "value_error.any_str.min_length"),
+    "string_too_long": ("at most", "max_length", "characters", "value_error.any_str.max_length"),
+}
+
 
 def _v1(error: dict[str, Any]) -> dict[str, Any]:
     kind = error.get("type", "")
@@ -85,18 +93,9 @@ def _v1(error: dict[str, Any]) -> dict[str, Any]:
         if len(expected) < 300:  # the unit-code list has ~900 members: not worth echoing
             msg += f"; permitted: {expected}"
         v1_type = "type_error.enum"
-    elif kind == "too_short":
-        msg = f"ensure this value has at least {ctx.get('min_length')} items"
-        v1_type = "value_error.list.min_items"
-    elif kind == "too_long":
-        msg = f"ensure this value has at most {ctx.get('max_length')} items"
-        v1_type = "value_error.list.max_items"
-    elif kind == "string_too_short":
-        msg = f"ensure this value has at least {ctx.get('min_length')} characters"
-        v1_type = "value_error.any_str.min_length"
-    elif kind == "string_too_long":
-        msg = f"ensure this value has at most {ctx.get('max_length')} characters"
-        v1_type = "value_error.any_str.max_length"
+    elif kind in _LENGTHS:
+        bound, key, unit, v1_type = _LENGTHS[kind]
+        msg = f"ensure this value has {bound} {ctx.get(key)} {unit}"
     elif kind == "string_pattern_mismatch":
         msg, v1_type = (
             f'string does not match regex "{ctx.get("pattern")}"',
