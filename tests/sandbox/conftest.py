@@ -58,9 +58,36 @@ VENDOR_PEPPOL_ID = "0208:1018265814"  # E-INVOICE BV, in the fake KBO
 CUSTOMER_PEPPOL_ID = "0208:0706165839"  # Bakkerij Van Damme BV, in the fake KBO
 
 
+def _changed(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = {**copy.deepcopy(base), **changes}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
 def invoice(**changes: Any) -> dict[str, Any]:
-    """A fresh copy of the guide's invoice with some fields changed."""
-    return {**copy.deepcopy(GUIDE_INVOICE), **changes}
+    """A fresh copy of the guide's invoice with some fields changed (None leaves one out)."""
+    return _changed(GUIDE_INVOICE, changes)
+
+
+def line(**changes: Any) -> dict[str, Any]:
+    """A fresh copy of the guide invoice's line with some fields changed (None leaves one out)."""
+    return _changed(GUIDE_INVOICE["items"][0], changes)
+
+
+def credit_note(**changes: Any) -> dict[str, Any]:
+    """The guide's invoice as a credit note correcting INV-2024-001."""
+    fields = {"document_type": "CREDIT_NOTE", "billing_reference": "INV-2024-001",
+              "invoice_id": "CN-2024-001"}  # fmt: skip
+    return invoice(**{**fields, **changes})
+
+
+def two_rate_invoice() -> dict[str, Any]:
+    """Lines at 21% and 6%, with an invoice-level allowance and charge at 21%."""
+    return invoice(
+        items=[line(), line(description="Books", quantity=2, unit_price=100, amount=200,
+                            tax_rate="6.00")],
+        allowances=[{"amount": 50, "reason": "Discount", "tax_code": "S", "tax_rate": "21.00"}],
+        charges=[{"amount": 25, "reason": "Shipping", "tax_code": "S", "tax_rate": "21.00"}],
+    )  # fmt: skip
 
 
 @pytest.fixture

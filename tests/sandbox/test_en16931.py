@@ -6,7 +6,6 @@ example), so a rule that stops firing, or fires on valid input, fails here.
 
 from __future__ import annotations
 
-import copy
 import os
 import xml.etree.ElementTree as ET
 from datetime import date
@@ -25,48 +24,9 @@ from sandbox.en16931 import (
     validate_document,
 )
 
-GUIDE_INVOICE: dict[str, Any] = {
-    "document_type": "INVOICE",
-    "invoice_id": "INV-2024-001",
-    "invoice_date": "2024-10-24",
-    "due_date": "2024-11-24",
-    "currency": "EUR",
-    "purchase_order": "PO-12345",
-    "vendor_name": "E-INVOICE BV",
-    "vendor_tax_id": "BE1018265814",
-    "vendor_address": "Brusselsesteenweg 119/A, 1980 Zemst, Belgium",
-    "vendor_email": "billing@e-invoice.example",
-    "customer_name": "OpenPeppol VZW",
-    "customer_tax_id": "BE0848934496",
-    "customer_address": "Robert Schumainplein 6 bus 5, 1040 Brussel, Belgium",
-    "items": [
-        {
-            "description": "Professional Services",
-            "quantity": 10,
-            "unit": "C62",
-            "unit_price": 100.00,
-            "amount": 1000.00,
-            "tax_rate": "21.00",
-        }
-    ],
-    "payment_term": "Payment due within 30 days",
-    "payment_details": [
-        {"iban": "BE68539007547034", "swift": "GEBABEBB", "payment_reference": "INV-2024-001"}
-    ],
-}
+from .conftest import credit_note, invoice, line, two_rate_invoice
+
 ISSUE_KEYS = {"message", "type", "location", "rule_id", "flag", "test", "schematron"}
-
-
-def invoice(**changes: Any) -> dict[str, Any]:
-    doc = copy.deepcopy(GUIDE_INVOICE)
-    doc.update(changes)
-    return {k: v for k, v in doc.items() if v is not None}
-
-
-def line(**changes: Any) -> dict[str, Any]:
-    item = copy.deepcopy(GUIDE_INVOICE["items"][0])
-    item.update(changes)
-    return {k: v for k, v in item.items() if v is not None}
 
 
 def errors(payload: Any) -> list[dict]:
@@ -552,12 +512,6 @@ def test_it_checks_belgian_structured_communications_and_rf_references():
 # --- Credit notes ---------------------------------------------------------------------------------
 
 
-def credit_note(**changes: Any) -> dict[str, Any]:
-    fields = {"document_type": "CREDIT_NOTE", "billing_reference": "INV-2024-001",
-              "invoice_id": "CN-2024-001"}  # fmt: skip
-    return invoice(**{**fields, **changes})
-
-
 def test_it_accepts_a_credit_note_that_references_its_invoice():
     assert validate_document(credit_note()) == []
 
@@ -674,13 +628,7 @@ def test_it_rounds_half_up_once_per_rate():
 
 
 def test_it_computes_a_vat_breakdown_per_rate_with_allowances_and_charges():
-    payload = invoice(
-        items=[line(), line(description="Books", quantity=2, unit_price=100, amount=200,
-                            tax_rate="6.00")],
-        allowances=[{"amount": 50, "reason": "Discount", "tax_code": "S", "tax_rate": "21.00"}],
-        charges=[{"amount": 25, "reason": "Shipping", "tax_code": "S", "tax_rate": "21.00"}],
-    )  # fmt: skip
-    totals = compute_totals(payload)
+    totals = compute_totals(two_rate_invoice())
     assert totals["line_total"] == Decimal("1200.00")
     assert totals["total_allowances"] == Decimal("50.00")
     assert totals["total_charges"] == Decimal("25.00")

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox.en16931 import compute_totals, to_ubl
-from tests.sandbox.test_en16931 import credit_note, invoice, line
+
+from .conftest import credit_note, invoice, line, two_rate_invoice
 
 INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 CREDIT_NOTE_NS = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
@@ -113,12 +114,7 @@ def test_it_uses_the_vat_scheme_for_other_countries_and_an_explicit_peppol_id_fi
 
 
 def test_it_writes_the_totals_compute_totals_computes():
-    payload = invoice(
-        items=[line(), line(description="Books", quantity=2, unit_price=100, amount=200,
-                            tax_rate="6.00")],
-        allowances=[{"amount": 50, "reason": "Discount", "tax_code": "S", "tax_rate": "21.00"}],
-        charges=[{"amount": 25, "reason": "Shipping", "tax_code": "S", "tax_rate": "21.00"}],
-    )  # fmt: skip
+    payload = two_rate_invoice()
     totals = compute_totals(payload)
     root = render(payload)
     monetary = root.find("cac:LegalMonetaryTotal", NS)
