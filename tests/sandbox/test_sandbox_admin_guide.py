@@ -24,6 +24,19 @@ def create_guide_tenant(sandbox: Any, **changes: Any) -> dict[str, Any]:
     return response.json()
 
 
+def latest_key_id(sandbox: Any, tenant_id: str) -> str:
+    return sandbox.admin("GET", f"/api/admin/tenants/{tenant_id}/api-keys/latest").json()["id"]
+
+
+def post_register(sandbox: Any, tenant_id: str, **body: Any) -> httpx.Response:
+    """The guide's register call (peppol_id, company_name), answer unchecked."""
+    return sandbox.admin("POST", f"/api/admin/tenants/{tenant_id}/peppol/register", json=body)
+
+
+def peppol_status(sandbox: Any, tenant_id: str) -> dict[str, Any]:
+    return sandbox.admin("GET", f"/api/admin/tenants/{tenant_id}/peppol/status").json()
+
+
 def test_it_authenticates_with_the_organization_key(sandbox):
     response = httpx.get(
         f"{sandbox.url}/api/admin/tenants",
@@ -147,13 +160,12 @@ def test_it_returns_the_most_recent_key_as_latest(sandbox):
     second = sandbox.admin(
         "POST", f"/api/admin/tenants/{tenant['id']}/api-keys", json={"name": "second"}
     ).json()
-    latest = sandbox.admin("GET", f"/api/admin/tenants/{tenant['id']}/api-keys/latest").json()
-    assert latest["id"] == second["id"]
+    assert latest_key_id(sandbox, tenant["id"]) == second["id"]
 
 
 def test_it_updates_an_api_keys_name_and_description(sandbox):
     tenant, _ = sandbox.create_tenant_with_key("acme")
-    key_id = sandbox.admin("GET", f"/api/admin/tenants/{tenant['id']}/api-keys/latest").json()["id"]
+    key_id = latest_key_id(sandbox, tenant["id"])
     response = sandbox.admin(
         "PUT",
         f"/api/admin/tenants/{tenant['id']}/api-keys/{key_id}",
@@ -167,7 +179,7 @@ def test_it_updates_an_api_keys_name_and_description(sandbox):
 
 def test_it_revokes_a_key_at_once_and_keeps_it_listed_as_deleted(sandbox):
     tenant, key = sandbox.create_tenant_with_key("acme")
-    key_id = sandbox.admin("GET", f"/api/admin/tenants/{tenant['id']}/api-keys/latest").json()["id"]
+    key_id = latest_key_id(sandbox, tenant["id"])
     with sandbox.tenant_client(key) as client:
         assert client.get("/api/me/").status_code == 200
         response = sandbox.admin("DELETE", f"/api/admin/tenants/{tenant['id']}/api-keys/{key_id}")
@@ -183,7 +195,7 @@ def test_it_revokes_a_key_at_once_and_keeps_it_listed_as_deleted(sandbox):
 def test_it_rotates_keys_without_downtime(sandbox):
     """The guide's rotation: new key, both work, revoke the old one."""
     tenant, old_key = sandbox.create_tenant_with_key("acme")
-    old_id = sandbox.admin("GET", f"/api/admin/tenants/{tenant['id']}/api-keys/latest").json()["id"]
+    old_id = latest_key_id(sandbox, tenant["id"])
     new = sandbox.admin(
         "POST",
         f"/api/admin/tenants/{tenant['id']}/api-keys",
@@ -201,11 +213,11 @@ def test_it_rotates_keys_without_downtime(sandbox):
 
 def test_it_reports_the_peppol_status(sandbox):
     tenant, _ = sandbox.create_tenant_with_key("acme", peppol_ids=["0208:0706165839"])
-    before = sandbox.admin("GET", f"/api/admin/tenants/{tenant['id']}/peppol/status").json()
+    before = peppol_status(sandbox, tenant["id"])
     assert before["registered"] is False
     assert before["registered_at"] is None
     sandbox.register(tenant["id"], "0208:0706165839")
-    after = sandbox.admin("GET", f"/api/admin/tenants/{tenant['id']}/peppol/status").json()
+    after = peppol_status(sandbox, tenant["id"])
     assert after["registered"] is True
     assert after["peppol_id"] == "0208:0706165839"
     assert after["status"] == "active"
@@ -214,10 +226,8 @@ def test_it_reports_the_peppol_status(sandbox):
 
 def test_it_registers_on_peppol_with_a_company_name(sandbox):
     tenant = create_guide_tenant(sandbox)
-    response = sandbox.admin(
-        "POST",
-        f"/api/admin/tenants/{tenant['id']}/peppol/register",
-        json={"peppol_id": "0208:0123456789", "company_name": "Customer Company BVBA"},
+    response = post_register(
+        sandbox, tenant["id"], peppol_id="0208:0123456789", company_name="Customer Company BVBA"
     )
     assert response.status_code == 200
     assert response.json()["registered"] is True
@@ -228,11 +238,7 @@ def test_it_registers_a_belgian_company_with_its_name_from_kbo(sandbox):
     tenant, key = sandbox.create_tenant_with_key(
         "bakkerij-van-damme", company_number="0706165839", peppol_ids=["0208:0706165839"]
     )
-    response = sandbox.admin(
-        "POST",
-        f"/api/admin/tenants/{tenant['id']}/peppol/register",
-        json={"peppol_id": "0208:0706165839"},
-    )
+    response = post_register(sandbox, tenant["id"], peppol_id="0208:0706165839")
     assert response.status_code == 200
     assert response.json()["company_name"] == "Bakkerij Van Damme BV"
     with sandbox.tenant_client(key) as client:
@@ -244,14 +250,10 @@ def test_it_registers_a_belgian_company_with_its_name_from_kbo(sandbox):
 
 def test_it_explains_an_unknown_cbe_number_when_registering_without_a_name(sandbox):
     tenant = create_guide_tenant(sandbox)  # 0123456789 fails the modulo-97 check: not in KBO
-    response = sandbox.admin(
-        "POST",
-        f"/api/admin/tenants/{tenant['id']}/peppol/register",
-        json={"peppol_id": "0208:0123456789"},
-    )
+    response = post_register(sandbox, tenant["id"], peppol_id="0208:0123456789")
     assert response.status_code == 400
     assert "0123456789 not found in KBO" in response.json()["detail"]
-    status = sandbox.admin("GET", f"/api/admin/tenants/{tenant['id']}/peppol/status").json()
+    status = peppol_status(sandbox, tenant["id"])
     assert status["registered"] is False
 
 
@@ -273,7 +275,7 @@ def test_it_unregisters_from_peppol(sandbox):
     response = sandbox.admin("POST", f"/api/admin/tenants/{tenant['id']}/peppol/unregister")
     assert response.status_code == 200
     assert response.json()["registered"] is False
-    status = sandbox.admin("GET", f"/api/admin/tenants/{tenant['id']}/peppol/status").json()
+    status = peppol_status(sandbox, tenant["id"])
     assert status["registered"] is False
 
 
@@ -282,11 +284,7 @@ def test_it_refuses_peppol_registration_for_a_test_mode_tenant(sandbox):
         "acme", peppol_ids=["0208:0706165839"], test_mode=True
     )
     assert sandbox.admin("GET", f"/api/admin/tenants/{tenant['id']}").json()["test_mode"] is True
-    response = sandbox.admin(
-        "POST",
-        f"/api/admin/tenants/{tenant['id']}/peppol/register",
-        json={"peppol_id": "0208:0706165839"},
-    )
+    response = post_register(sandbox, tenant["id"], peppol_id="0208:0706165839")
     assert response.status_code == 400
     assert "test mode" in response.json()["detail"]
 
@@ -295,11 +293,7 @@ def test_it_answers_409_when_another_tenant_registered_the_peppol_id(sandbox):
     first, _ = sandbox.create_tenant_with_key("first", peppol_ids=["0208:0706165839"])
     second, _ = sandbox.create_tenant_with_key("second", peppol_ids=["0208:0706165839"])
     sandbox.register(first["id"], "0208:0706165839")
-    response = sandbox.admin(
-        "POST",
-        f"/api/admin/tenants/{second['id']}/peppol/register",
-        json={"peppol_id": "0208:0706165839"},
-    )
+    response = post_register(sandbox, second["id"], peppol_id="0208:0706165839")
     assert response.status_code == 409
     assert "already registered" in response.json()["detail"]
 
