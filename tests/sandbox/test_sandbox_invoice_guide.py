@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from .conftest import invoice
 
 
+def curl_post(sandbox: Any, key: str, path: str, payload: dict[str, Any]) -> httpx.Response:
+    """POST as the guide's curl examples do: bearer tenant key, JSON body."""
+    return httpx.post(
+        f"{sandbox.url}{path}",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        json=payload,
+    )
+
+
 def test_it_validates_the_guides_invoice_json(sandbox, vendor):
     _, key = vendor
-    response = httpx.post(
-        f"{sandbox.url}/api/validate/json",
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        json=invoice(),
-    )
+    response = curl_post(sandbox, key, "/api/validate/json", invoice())
     assert response.status_code == 201
     body = response.json()
     # The guide's shape...
@@ -51,11 +58,7 @@ def test_it_reports_validation_errors_per_field(sandbox, vendor):
 
 def test_it_creates_the_guides_invoice_as_a_draft_with_computed_totals(sandbox, vendor):
     _, key = vendor
-    response = httpx.post(
-        f"{sandbox.url}/api/documents/",
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        json=invoice(),
-    )
+    response = curl_post(sandbox, key, "/api/documents/", invoice())
     assert response.status_code == 201
     doc = response.json()
     assert doc["id"].startswith("doc_")
