@@ -156,16 +156,31 @@ def _tenant_queryset(form: TenantFilterForm):
     return qs.order_by(*SORTS.get(data.get("sort") or "name", SORTS["name"]))
 
 
-@staff_required
-def tenant_list(request: HttpRequest) -> HttpResponse:
-    form = TenantFilterForm(request.GET or None)
-    page = Paginator(_tenant_queryset(form), PAGE_SIZE).get_page(request.GET.get("page"))
+def _list_page(
+    request: HttpRequest, form: forms.Form, qs, template: str, results: str, target: str
+) -> HttpResponse:
+    """A filtered list, a page at a time; an htmx request aimed at the results (`target`)
+    gets only the `results` partial. `query` keeps the filters in the pagination links."""
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
     ctx = {"form": form, "page": page, "query": params.urlencode()}
-    if request.htmx and request.htmx.target == "tenant-results":
-        return render(request, "tenants/_tenant_results.html", ctx)
-    return render(request, "tenants/tenant_list.html", ctx)
+    if request.htmx and request.htmx.target == target:
+        return render(request, results, ctx)
+    return render(request, template, ctx)
+
+
+@staff_required
+def tenant_list(request: HttpRequest) -> HttpResponse:
+    form = TenantFilterForm(request.GET or None)
+    return _list_page(
+        request,
+        form,
+        _tenant_queryset(form),
+        "tenants/tenant_list.html",
+        "tenants/_tenant_results.html",
+        "tenant-results",
+    )
 
 
 # --- tenant create / edit / delete ----------------------------------------------------
@@ -596,13 +611,14 @@ def _audit_form(request: HttpRequest) -> AuditFilterForm:
 @staff_required
 def audit_list(request: HttpRequest) -> HttpResponse:
     form = _audit_form(request)
-    page = Paginator(_audit_queryset(form), PAGE_SIZE).get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    params.pop("page", None)
-    ctx = {"form": form, "page": page, "query": params.urlencode()}
-    if request.htmx and request.htmx.target == "audit-results":
-        return render(request, "tenants/_audit_results.html", ctx)
-    return render(request, "tenants/audit_list.html", ctx)
+    return _list_page(
+        request,
+        form,
+        _audit_queryset(form),
+        "tenants/audit_list.html",
+        "tenants/_audit_results.html",
+        "audit-results",
+    )
 
 
 class _Echo:
