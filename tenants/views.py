@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 
 from django import forms
@@ -197,20 +198,35 @@ def _handle_api_error(form: TenantForm, error: Exception, name: str) -> None:
         form.add_error(None, services.explain(error))
 
 
+def _save_tenant(
+    request: HttpRequest, form: TenantForm, save: Callable[[], Tenant], done: str
+) -> HttpResponse | None:
+    """Run the create or update; on success queue `done` (with the saved name) and go to the
+    tenant page, else put the error on the form and answer None (the form is shown again)."""
+    try:
+        tenant = save()
+    except (admin_api.AdminApiError, services.InvalidFields) as e:
+        _handle_api_error(form, e, form.cleaned_data["name"])
+        return None
+    messages.success(request, done % {"name": tenant.name})
+    # Peppol warnings stay on the tenant page's Peppol panel; these would not.
+    for warning in form.flash_warnings:
+        messages.warning(request, warning)
+    return redirect("tenants:tenant_detail", pk=tenant.pk)
+
+
 @staff_required
 def tenant_create(request: HttpRequest) -> HttpResponse:
     form = TenantForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            tenant = services.create_tenant(form.cleaned_data, request.user, request)
-        except (admin_api.AdminApiError, services.InvalidFields) as e:
-            _handle_api_error(form, e, form.cleaned_data["name"])
-        else:
-            messages.success(request, _("Tenant %(name)s created.") % {"name": tenant.name})
-            # Peppol warnings stay on the tenant page's Peppol panel; these would not.
-            for warning in form.flash_warnings:
-                messages.warning(request, warning)
-            return redirect("tenants:tenant_detail", pk=tenant.pk)
+        saved = _save_tenant(
+            request,
+            form,
+            lambda: services.create_tenant(form.cleaned_data, request.user, request),
+            _("Tenant %(name)s created."),
+        )
+        if saved is not None:
+            return saved
     return render(request, "tenants/tenant_form.html", {"form": form, "tenant": None})
 
 
@@ -226,15 +242,14 @@ def tenant_edit(request: HttpRequest, pk: int) -> HttpResponse:
     initial["country"] = country if country in ("BE", "NL", "LU") else ""
     form = TenantForm(request.POST or None, initial=initial, tenant=tenant)
     if request.method == "POST" and form.is_valid():
-        try:
-            tenant = services.update_tenant(tenant, form.cleaned_data, request.user, request)
-        except (admin_api.AdminApiError, services.InvalidFields) as e:
-            _handle_api_error(form, e, form.cleaned_data["name"])
-        else:
-            messages.success(request, _("Tenant %(name)s saved.") % {"name": tenant.name})
-            for warning in form.flash_warnings:
-                messages.warning(request, warning)
-            return redirect("tenants:tenant_detail", pk=tenant.pk)
+        saved = _save_tenant(
+            request,
+            form,
+            lambda: services.update_tenant(tenant, form.cleaned_data, request.user, request),
+            _("Tenant %(name)s saved."),
+        )
+        if saved is not None:
+            return saved
     return render(request, "tenants/tenant_form.html", {"form": form, "tenant": tenant})
 
 
