@@ -283,18 +283,29 @@ def tenant_suggest(request: HttpRequest) -> HttpResponse:
     return render(request, "tenants/_suggestions.html", ctx)
 
 
+def _confirmed(request: HttpRequest, action: Callable[[], object], done: str) -> str | None:
+    """The POST of a confirmation page runs the Admin API call. None when it went through
+    (`done` is queued as the success message), else the error for the page ("" on GET)."""
+    if request.method != "POST":
+        return ""
+    try:
+        action()
+    except admin_api.AdminApiError as e:
+        return services.explain(e)
+    messages.success(request, done)
+    return None
+
+
 @admin_required
 def tenant_delete(request: HttpRequest, pk: int) -> HttpResponse:
     tenant = _get_tenant(pk, active=True)
-    error = ""
-    if request.method == "POST":
-        try:
-            services.delete_tenant(tenant, request.user, request)
-        except admin_api.AdminApiError as e:
-            error = services.explain(e)
-        else:
-            messages.success(request, _("Tenant %(name)s deleted.") % {"name": tenant.name})
-            return redirect("tenants:tenant_list")
+    error = _confirmed(
+        request,
+        lambda: services.delete_tenant(tenant, request.user, request),
+        _("Tenant %(name)s deleted.") % {"name": tenant.name},
+    )
+    if error is None:
+        return redirect("tenants:tenant_list")
     logins = list(tenant.users.filter(is_active=True).values_list("username", flat=True))
     ctx = {"tenant": tenant, "error": error, "logins": logins}
     return render(request, "tenants/tenant_delete.html", ctx)
@@ -441,15 +452,13 @@ def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     if key.is_revoked:
         messages.info(request, _("Key %(name)s is already revoked.") % {"name": key.name})
         return redirect("tenants:tenant_detail", pk=key.tenant_id)
-    error = ""
-    if request.method == "POST":
-        try:
-            services.revoke_key(key, request.user, request)
-        except admin_api.AdminApiError as e:
-            error = services.explain(e)
-        else:
-            messages.success(request, _("Key %(name)s revoked.") % {"name": key.name})
-            return redirect("tenants:tenant_detail", pk=key.tenant_id)
+    error = _confirmed(
+        request,
+        lambda: services.revoke_key(key, request.user, request),
+        _("Key %(name)s revoked.") % {"name": key.name},
+    )
+    if error is None:
+        return redirect("tenants:tenant_detail", pk=key.tenant_id)
     others = (
         key.tenant.api_keys.filter(revoked_at__isnull=True)
         .exclude(pk=key.pk)
@@ -545,17 +554,13 @@ def peppol_card(request: HttpRequest, pk: int) -> HttpResponse:
 @admin_required
 def peppol_unregister(request: HttpRequest, pk: int) -> HttpResponse:
     tenant = _get_tenant(pk, active=True)
-    error = ""
-    if request.method == "POST":
-        try:
-            services.unregister_peppol(tenant, request.user, request)
-        except admin_api.AdminApiError as e:
-            error = services.explain(e)
-        else:
-            messages.success(
-                request, _("%(tenant)s is no longer on Peppol.") % {"tenant": tenant.name}
-            )
-            return redirect("tenants:tenant_detail", pk=tenant.pk)
+    error = _confirmed(
+        request,
+        lambda: services.unregister_peppol(tenant, request.user, request),
+        _("%(tenant)s is no longer on Peppol.") % {"tenant": tenant.name},
+    )
+    if error is None:
+        return redirect("tenants:tenant_detail", pk=tenant.pk)
     return render(
         request,
         "tenants/peppol_unregister.html",
