@@ -185,14 +185,19 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
 
 
 # --- tenant create / edit / delete ----------------------------------------------------
-def _handle_api_error(form: TenantForm, error: Exception, name: str) -> None:
+def _handle_api_error(
+    form: TenantForm | KeyForm, error: Exception, name: str | None = None
+) -> None:
+    """Put a failed save on the form: field errors (the service's or the API's) on their
+    fields, a conflict on the tenant name when `name` is given (the tenant forms), the rest
+    above the form."""
     if isinstance(error, services.InvalidFields):
         for field, msgs in error.errors.items():
             for msg in msgs:
                 form.add_error(field if field in form.fields else None, msg)
     elif isinstance(error, admin_api.ValidationFailed):
         form.add_api_error(error)
-    elif isinstance(error, admin_api.Conflict):
+    elif isinstance(error, admin_api.Conflict) and name is not None:
         form.add_error("name", services.explain(error, name=name))
     else:
         form.add_error(None, services.explain(error))
@@ -376,10 +381,8 @@ def key_create(request: HttpRequest, pk: int) -> HttpResponse:
                 request.user,
                 request,
             )
-        except admin_api.ValidationFailed as e:
-            form.add_api_error(e)
         except admin_api.AdminApiError as e:
-            form.add_error(None, services.explain(e))
+            _handle_api_error(form, e)
         else:
             if request.user.is_reseller_admin:
                 messages.success(
@@ -435,10 +438,8 @@ def key_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 request.user,
                 request,
             )
-        except admin_api.ValidationFailed as e:
-            form.add_api_error(e)
         except admin_api.AdminApiError as e:
-            form.add_error(None, services.explain(e))
+            _handle_api_error(form, e)
         else:
             messages.success(request, _("Key renamed to %(name)s.") % {"name": key.name})
             return redirect("tenants:tenant_detail", pk=key.tenant_id)
