@@ -16,6 +16,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms import BaseFormSet, formset_factory
 from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.html import conditional_escape, escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext_lazy
@@ -25,6 +26,7 @@ from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
 
 from invoices.models import AllowanceCharge, Direction, Document, DocumentType, State
+from invoices.totals import number_text
 from tenants.identifiers import validate_company_tax_id
 
 MAX_LINES = 200
@@ -133,10 +135,13 @@ class DocumentForm(forms.Form):
         label=gettext_lazy("Number"),
         max_length=64,
         widget=FastTextInput,
+        error_messages={"required": gettext_lazy("Give the document a number.")},
         help_text=gettext_lazy("Unique within your documents, e.g. INV-2025-001."),
     )
     invoice_date = forms.DateField(
-        label=gettext_lazy("Date"), widget=FastDateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=gettext_lazy("Date"),
+        widget=FastDateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": gettext_lazy("Give the document's date.")},
     )
     due_date = forms.DateField(
         label=gettext_lazy("Due date"),
@@ -155,8 +160,18 @@ class DocumentForm(forms.Form):
         help_text=gettext_lazy("The sent invoice this credit note corrects."),
     )
 
-    vendor_name = _text(gettext_lazy("Seller name"), 200, required=True)
-    vendor_tax_id = _text(gettext_lazy("Seller VAT number"), 32, required=True)
+    vendor_name = _text(
+        gettext_lazy("Seller name"),
+        200,
+        required=True,
+        error_messages={"required": gettext_lazy("Give your company's name.")},
+    )
+    vendor_tax_id = _text(
+        gettext_lazy("Seller VAT number"),
+        32,
+        required=True,
+        error_messages={"required": gettext_lazy("Give your VAT number, e.g. BE0403170701.")},
+    )
     vendor_company_id = _text(gettext_lazy("Seller company number"), 32)
     vendor_address = _text(
         gettext_lazy("Seller address"), 500, widget=FastTextarea(attrs={"rows": 2})
@@ -165,7 +180,12 @@ class DocumentForm(forms.Form):
         label=gettext_lazy("Seller email"), required=False, widget=FastEmailInput
     )
 
-    customer_name = _text(gettext_lazy("Buyer name"), 200, required=True)
+    customer_name = _text(
+        gettext_lazy("Buyer name"),
+        200,
+        required=True,
+        error_messages={"required": gettext_lazy("Give the buyer's name.")},
+    )
     customer_tax_id = _text(
         gettext_lazy("Buyer VAT number"),
         32,
@@ -202,7 +222,8 @@ class DocumentForm(forms.Form):
             ).order_by("-invoice_date", "-id")
             self.fields["corrects"].required = True
             self.fields["corrects"].label_from_instance = lambda d: (
-                f"{d.invoice_id} · {d.customer_name} · {d.total} {d.currency}"
+                f"{d.invoice_id} · {d.customer_name} · "
+                f"{number_format(d.total, 2, use_l10n=True, force_grouping=True)} {d.currency}"
             )
         else:
             del self.fields["corrects"]
@@ -275,7 +296,7 @@ class DocumentForm(forms.Form):
         issued, due = data.get("invoice_date"), data.get("due_date")
         if issued and due and due < issued:
             self.add_error("due_date", _("The due date cannot be before the document date."))
-        if data.get("bic") and not data.get("iban"):
+        if data.get("bic") and not data.get("iban") and "iban" not in self.errors:
             self.add_error("iban", _("Give the IBAN that goes with this BIC."))
         if (
             not self.errors.get("customer_tax_id")
@@ -290,48 +311,75 @@ class DocumentForm(forms.Form):
 
 
 class AmountField(forms.DecimalField):
-    """A decimal that also accepts a decimal comma and spaces ("1 250,5")."""
+    """A decimal written the way bookkeepers do: "1 250,5", "1.250,50"; a rate also as "21%"."""
+
+    def __init__(self, *args: Any, percent: bool = False, **kw: Any) -> None:
+        self.percent = percent
+        super().__init__(*args, **kw)
 
     def to_python(self, value: Any) -> Decimal | None:
         if isinstance(value, str):
-            value = value.strip().replace(" ", "").replace("\u00a0", "")
-            if "," in value and "." not in value:
-                value = value.replace(",", ".")
+            value = number_text(value, percent=self.percent)
         number = super().to_python(value)
         if number is not None and not number.is_finite():
-            raise ValidationError(_("Enter a number."), code="invalid")
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
         return number
 
 
-def _decimal_field(label: str, *, places: int, min_value: Decimal | None, **kw: Any):
+def _decimal_field(
+    label: str, *, places: int, min_value: Decimal | None, required_message: str, **kw: Any
+):
     validators = [MaxValueValidator(Decimal("999999999"))]
     if min_value is not None:
         validators.append(MinValueValidator(min_value))
+    percent = kw.pop("percent", False)
     return AmountField(
         label=label,
         max_digits=16,
         decimal_places=places,
         validators=validators,
         localize=False,
+        percent=percent,
         widget=FastTextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        error_messages={
+            "required": required_message,
+            "invalid": gettext_lazy("Write the VAT rate as a number, e.g. 21 or 6.")
+            if percent
+            else gettext_lazy("Write a number, e.g. 1250,50."),
+        },
         **kw,
     )
 
 
 class LineForm(forms.Form):
     description = forms.CharField(
-        label=gettext_lazy("Description"), max_length=500, widget=FastTextInput
+        label=gettext_lazy("Description"),
+        max_length=500,
+        widget=FastTextInput,
+        error_messages={"required": gettext_lazy("Say what this line is for.")},
     )
-    quantity = _decimal_field(gettext_lazy("Quantity"), places=4, min_value=Decimal("0.0001"))
+    quantity = _decimal_field(
+        gettext_lazy("Quantity"),
+        places=4,
+        min_value=Decimal("0.0001"),
+        required_message=gettext_lazy("Give a quantity."),
+    )
     unit = forms.ChoiceField(
         label=gettext_lazy("Unit"), choices=UNIT_CHOICES, initial="C62", widget=FastSelect
     )
-    unit_price = _decimal_field(gettext_lazy("Unit price"), places=4, min_value=Decimal("0"))
+    unit_price = _decimal_field(
+        gettext_lazy("Unit price"),
+        places=4,
+        min_value=Decimal("0"),
+        required_message=gettext_lazy("Give a price per unit (without VAT)."),
+    )
     tax_rate = _decimal_field(
         gettext_lazy("VAT %"),
         places=2,
         min_value=Decimal("0"),
         initial=Decimal("21"),
+        percent=True,
+        required_message=gettext_lazy("Give the VAT rate, e.g. 21."),
     )
 
     def __init__(self, *args: Any, **kw: Any) -> None:
@@ -346,10 +394,25 @@ class AdjustmentForm(forms.Form):
     kind = forms.ChoiceField(
         label=gettext_lazy("Kind"), choices=AllowanceCharge.Kind.choices, widget=FastSelect
     )
-    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=200, widget=FastTextInput)
-    amount = _decimal_field(gettext_lazy("Amount"), places=2, min_value=Decimal("0.01"))
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        max_length=200,
+        widget=FastTextInput,
+        error_messages={"required": gettext_lazy("Say why, e.g. loyalty discount.")},
+    )
+    amount = _decimal_field(
+        gettext_lazy("Amount"),
+        places=2,
+        min_value=Decimal("0.01"),
+        required_message=gettext_lazy("Give the amount (without VAT)."),
+    )
     tax_rate = _decimal_field(
-        gettext_lazy("VAT %"), places=2, min_value=Decimal("0"), initial=Decimal("21")
+        gettext_lazy("VAT %"),
+        places=2,
+        min_value=Decimal("0"),
+        initial=Decimal("21"),
+        percent=True,
+        required_message=gettext_lazy("Give the VAT rate, e.g. 21."),
     )
 
     def __init__(self, *args: Any, **kw: Any) -> None:

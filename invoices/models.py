@@ -148,6 +148,15 @@ class Document(models.Model):
         return self.direction == Direction.OUTBOUND and self.state == State.DRAFT
 
     @property
+    def can_credit(self) -> bool:
+        """A credit note can name it: an invoice this tenant sent (or is sending)."""
+        return (
+            self.direction == Direction.OUTBOUND
+            and self.document_type == DocumentType.INVOICE
+            and self.state in (State.TRANSIT, State.SENT)
+        )
+
+    @property
     def can_resend(self) -> bool:
         return self.direction == Direction.OUTBOUND and self.state == State.FAILED
 

@@ -95,7 +95,7 @@ def preview_totals(lines: list[dict[str, Any]], adjustments: list[dict[str, Any]
     parsed_lines = []
     for row in lines:
         quantity, price = to_decimal(row.get("quantity")), to_decimal(row.get("unit_price"))
-        rate = to_decimal(row.get("tax_rate"))
+        rate = to_decimal(row.get("tax_rate"), percent=True)
         if quantity is None or price is None or rate is None or not (0 <= rate <= 100):
             continue
         if abs(quantity) > Decimal("1e9") or abs(price) > Decimal("1e9"):
@@ -103,7 +103,8 @@ def preview_totals(lines: list[dict[str, Any]], adjustments: list[dict[str, Any]
         parsed_lines.append(LineInput(quantity, price, rate))
     parsed_adjustments = []
     for row in adjustments:
-        amount, rate = to_decimal(row.get("amount")), to_decimal(row.get("tax_rate"))
+        amount = to_decimal(row.get("amount"))
+        rate = to_decimal(row.get("tax_rate"), percent=True)
         if amount is None or rate is None or not (0 <= rate <= 100) or abs(amount) > Decimal("1e9"):
             continue
         is_charge = row.get("kind") == AllowanceCharge.Kind.CHARGE
@@ -358,6 +359,32 @@ def ensure_remote(document: Document, user=None) -> Document:
         document, _("Created at e-invoice.be as a draft."), source=Source.PORTAL, actor=user
     )
     return document
+
+
+def line_rows(document: Document) -> list[dict[str, str]]:
+    """A stored document's lines as the editor's rows (plain text, as a customer types them)."""
+    return [
+        {
+            "description": ln.description,
+            "quantity": _number(ln.quantity),
+            "unit": ln.unit,
+            "unit_price": _number(ln.unit_price),
+            "tax_rate": _number(ln.tax_rate),
+        }
+        for ln in document.lines.all()
+    ]
+
+
+def adjustment_rows(document: Document) -> list[dict[str, str]]:
+    return [
+        {
+            "kind": a.kind,
+            "reason": a.reason,
+            "amount": str(a.amount),
+            "tax_rate": _number(a.tax_rate),
+        }
+        for a in document.allowances_charges.all()
+    ]
 
 
 def payload_of(document: Document) -> dict[str, Any]:
@@ -634,8 +661,13 @@ def upsert_inbound(tenant: Tenant, remote: Any) -> tuple[Document, bool]:
                     )
                 )
             DocumentLine.objects.bulk_create(lines)
+            adjustments = _inbound_adjustments(document, remote)
+            AllowanceCharge.objects.bulk_create(adjustments)
             document.line_total = sum((ln.amount for ln in lines), Decimal("0.00"))
-            document.save(update_fields=["line_total"])
+            for kind, total in (("allowance", "allowance_total"), ("charge", "charge_total")):
+                amounts = (a.amount for a in adjustments if a.kind == kind)
+                setattr(document, total, sum(amounts, Decimal("0.00")))
+            document.save(update_fields=["line_total", "allowance_total", "charge_total"])
             DocumentEvent.objects.create(
                 document=document,
                 at=received_at,
@@ -647,6 +679,28 @@ def upsert_inbound(tenant: Tenant, remote: Any) -> tuple[Document, bool]:
         # A concurrent webhook and inbox pull mirrored it first.
         return Document.objects.get(tenant=tenant, remote_id=remote.id), False
     return document, True
+
+
+def _inbound_adjustments(document: Document, remote: Any) -> list[AllowanceCharge]:
+    """A received document's discounts and surcharges: without them its lines would not add
+    up to its total on the detail page."""
+    rows = []
+    for kind, items in (
+        (AllowanceCharge.Kind.ALLOWANCE, getattr(remote, "allowances", None) or []),
+        (AllowanceCharge.Kind.CHARGE, getattr(remote, "charges", None) or []),
+    ):
+        for item in items:
+            rows.append(
+                AllowanceCharge(
+                    document=document,
+                    position=len(rows) + 1,
+                    kind=kind,
+                    reason=(item.reason or getattr(item, "reason_code", None) or "")[:200],
+                    amount=_dec(item.amount),
+                    tax_rate=to_decimal(getattr(item, "tax_rate", None)) or Decimal(0),
+                )
+            )
+    return rows
 
 
 def sync_inbox(tenant: Tenant, *, force: bool = False, max_pages: int = 5) -> int:

@@ -86,12 +86,21 @@ def advance(
                 message=message[:2000],
                 actor=actor,
             )
+    if changed:
+        # The UPDATE's values, known here: no need to read the row back.
+        document.state = new_state
+        document.state_changed_at = max(document.state_changed_at, at)
+        if "failure_reason" in updates:
+            document.failure_reason = updates["failure_reason"]
+        if "sending_since" in updates:
+            document.sending_since = None
+        return True
     fresh = Document.objects.filter(pk=document.pk).values(
         "state", "state_changed_at", "failure_reason"
     )
     for field, value in (fresh.first() or {}).items():
         setattr(document, field, value)
-    return bool(changed)
+    return False
 
 
 def note(document: Document, message: str, *, source: str, actor=None) -> None:

@@ -10,6 +10,7 @@ Every call the portal makes with a tenant's key goes through `TenantApi`. It:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import os
@@ -232,6 +233,30 @@ CREDIT_NOTE_DOCTYPE_MARK = "CreditNote-2::CreditNote"
 
 
 # --- The client ------------------------------------------------------------------------------
+_NOT_READ = object()
+
+
+def current_key(tenant: Tenant, *, fresh: bool = False) -> ApiKey | None:
+    """The tenant's usable key, read once per tenant object (one request, one job step).
+
+    The views' banner and every call of that request share one read; a 401 re-reads it
+    (`fresh`), so a rotation or revocation takes effect on the next call at the latest.
+    """
+    cached = tenant.__dict__.get("_invoices_current_key", _NOT_READ)
+    if fresh or cached is _NOT_READ:
+        cached = ApiKey.objects.filter(
+            tenant_id=tenant.pk, is_current=True, revoked_at__isnull=True
+        ).first()
+        tenant.__dict__["_invoices_current_key"] = cached
+    return cached
+
+
+@functools.cache
+def _parameters(function: Callable[..., Any]) -> frozenset[str]:
+    # inspect.signature is slow and the SDK's methods never change at run time.
+    return frozenset(inspect.signature(function).parameters)
+
+
 class TenantApi:
     """Calls with one tenant's current key. Cheap to create; create one per request or job."""
 
@@ -239,11 +264,8 @@ class TenantApi:
         self.tenant = tenant
         self._http = http_client
 
-    # Keys are re-read from the database on every call so a rotation takes effect at once.
-    def _current_key(self) -> ApiKey:
-        key = ApiKey.objects.filter(
-            tenant_id=self.tenant.pk, is_current=True, revoked_at__isnull=True
-        ).first()
+    def _current_key(self, *, fresh: bool = False) -> ApiKey:
+        key = current_key(self.tenant, fresh=fresh)
         if key is None or not key.is_held:
             raise KeyUnavailable(key_message("none"))
         return key
@@ -273,7 +295,7 @@ class TenantApi:
             )
         except Exception as exc:
             raise translate(exc) from None
-        fresh = self._current_key()
+        fresh = self._current_key(fresh=True)
         try:
             return operation(self._sdk(fresh))
         except Exception as exc:
@@ -283,7 +305,7 @@ class TenantApi:
     @staticmethod
     def _split(method: Callable[..., Any], payload: dict[str, Any]) -> dict[str, Any]:
         """Known fields as SDK keyword arguments, the rest (e.g. billing_reference) as extra_body."""
-        names = set(inspect.signature(method).parameters)
+        names = _parameters(method.__func__ if hasattr(method, "__func__") else method)
         kwargs = {k: v for k, v in payload.items() if k in names and not k.startswith("extra_")}
         extra = {k: v for k, v in payload.items() if k not in kwargs}
         if extra:

@@ -25,17 +25,39 @@ def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def to_decimal(value: object) -> Decimal | None:
-    """Parse user input leniently ("1,5" → 1.5); None when it is not a finite number."""
+def number_text(value: str, *, percent: bool = False) -> str:
+    """What a bookkeeper types, as Decimal syntax: "1 250,50", "1.250,50" and "1,250.50" are
+    all 1250.50; "12,5" is 12.5; with `percent`, "21%" is 21 (a VAT rate, never an amount)."""
+    text = value.strip()
+    for space in (" ", "\u00a0", "\u202f", "'"):
+        text = text.replace(space, "")
+    if percent:
+        text = text.removesuffix("%")
+    commas, dots = text.count(","), text.count(".")
+    if commas and dots:
+        # Whichever comes last separates the decimals; the other groups thousands.
+        if text.rfind(",") > text.rfind("."):
+            text = text.replace(".", "").replace(",", ".")
+        else:
+            text = text.replace(",", "")
+    elif commas > 1:
+        text = text.replace(",", "")  # 1,250,000
+    elif commas:
+        text = text.replace(",", ".")  # 12,5
+    elif dots > 1:
+        text = text.replace(".", "")  # 1.250.000
+    return text
+
+
+def to_decimal(value: object, *, percent: bool = False) -> Decimal | None:
+    """Parse user input leniently (see `number_text`); None when it is not a finite number."""
     if value is None:
         return None
     if isinstance(value, Decimal):
         return value if value.is_finite() else None
-    text = str(value).strip().replace(" ", "").replace("\u00a0", "")
+    text = number_text(str(value), percent=percent)
     if not text:
         return None
-    if "," in text and "." not in text:
-        text = text.replace(",", ".")
     try:
         number = Decimal(text)
     except (InvalidOperation, ValueError):

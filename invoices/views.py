@@ -49,9 +49,11 @@ from invoices.forms import (
 from invoices.issues import Placement, place
 from invoices.models import Direction, Document, DocumentType, State
 from invoices.tenant_api import (
+    KeyUnavailable,
     Rejected,
     TenantApi,
     TenantApiError,
+    current_key,
     key_message,
 )
 from invoices.totals import line_amount, to_decimal
@@ -76,10 +78,17 @@ def _get_document_for_user(request: HttpRequest, pk: int) -> Document:
 
 def _key_problem(tenant: Tenant) -> str:
     """A sentence for the banner when the tenant has no usable key (revoked, never issued)."""
-    key = tenant.current_key()
+    key = current_key(tenant)
     if key is None or not key.is_held:
         return key_message("none")
     return ""
+
+
+def _error_text(exc: Exception, tenant: Tenant) -> str:
+    """What to say about a failed call: nothing when the key banner already says it."""
+    if isinstance(exc, KeyUnavailable) and str(exc) == _key_problem(tenant):
+        return ""
+    return str(exc)
 
 
 # --- Document list, inbox, detail ------------------------------------------------------------------
@@ -174,7 +183,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     try:
         services.sync_inbox(tenant, force=request.GET.get("refresh") == "1")
     except TenantApiError as exc:
-        sync_error = str(exc)
+        sync_error = _error_text(exc, tenant)
     ctx = _list_context(request, _documents_of(request), Direction.INBOUND)
     ctx.update(
         title=_("Inbox"),
@@ -210,6 +219,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "timeline": timeline,
             "timeline_error": timeline_error,
             "key_problem": _key_problem(document.tenant),
+            "credit_notes": document.credit_notes.all() if document.can_credit else [],
             "can_act": True,
         },
     )
@@ -245,7 +255,8 @@ def ubl(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         file_name, content = TenantApi(document.tenant).ubl(document.remote_id)
     except TenantApiError as exc:
-        messages.error(request, str(exc))
+        if text := _error_text(exc, document.tenant):
+            messages.error(request, text)
         return redirect("invoices:detail", pk=document.pk)
     safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", file_name)[:100] or "document.xml"
     response = HttpResponse(content, content_type="application/xml")
@@ -262,7 +273,8 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
     except services.NotSendable as exc:
         messages.warning(request, str(exc))
     except TenantApiError as exc:
-        messages.error(request, str(exc))
+        if text := _error_text(exc, document.tenant):
+            messages.error(request, text)
     else:
         messages.success(
             request, _("Document %(number)s is on its way.") % {"number": document.invoice_id}
@@ -280,7 +292,8 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
         messages.warning(request, str(exc))
         return redirect("invoices:detail", pk=document.pk)
     except TenantApiError as exc:
-        messages.error(request, str(exc))
+        if text := _error_text(exc, document.tenant):
+            messages.error(request, text)
         return redirect("invoices:detail", pk=document.pk)
     messages.success(request, _("Draft %(number)s deleted.") % {"number": document.invoice_id})
     return redirect("invoices:documents")
@@ -333,6 +346,20 @@ LINE_INITIAL = {
     "tax_rate": "21",
 }
 ADJUSTMENT_INITIAL = {"kind": "allowance", "reason": "", "amount": "", "tax_rate": "21"}
+# What a copy or a credit note takes over from the document it starts from.
+PREFILL_FIELDS = (
+    "currency",
+    "purchase_order",
+    "payment_term",
+    "iban",
+    "bic",
+    "note",
+    "customer_name",
+    "customer_tax_id",
+    "customer_address",
+    "customer_email",
+    "customer_peppol_id",
+)
 
 
 def _count(data: QueryDict, prefix: str, limit: int) -> int:
@@ -462,6 +489,26 @@ class Editor:
             str(source.get("customer_tax_id", "")), str(source.get("customer_peppol_id", ""))
         )
 
+    def error_summary(self) -> list[tuple[str, str, str]]:
+        """(where, what, link) for every input the form refused, in page order: the page is
+        long, and the inputs in error may be far below the top where the page opens."""
+        out: list[tuple[str, str, str]] = []
+        for name, bound in ((n, self.form[n]) for n in self.form.fields):
+            out += [(str(bound.label), str(e), f"#field-{name}") for e in bound.errors]
+        for formset, anchor, title in (
+            (self.lines, "line", _("Line %(n)s")),
+            (self.adjustments, "adjustment", _("Discount or surcharge %(n)s")),
+        ):
+            section = "#lines-section" if anchor == "line" else "#adjustments-section"
+            out += [("", str(e), section) for e in formset.non_form_errors()]
+            for i, form in enumerate(formset.forms):
+                for name, errors in form.errors.items():
+                    where = title % {"n": i + 1}
+                    if name in form.fields:
+                        where = f"{where} · {form.fields[name].label}"
+                    out += [(where, str(e), f"#{anchor}-{i}") for e in errors]
+        return out
+
     def context(self, **extra: Any) -> dict[str, Any]:
         rows = (
             _rows(self.data, LINES_PREFIX, LINE_FIELDS, MAX_LINES)
@@ -475,6 +522,7 @@ class Editor:
         for i, form in enumerate(self.adjustments.forms):
             form.api = self.placement.adjustments.get(i, {})
         kind = "credit-note" if self.document_type == DocumentType.CREDIT_NOTE else "invoice"
+        key_problem = _key_problem(self.tenant)
         ctx = {
             "editor": self,
             "form": self.form,
@@ -485,7 +533,8 @@ class Editor:
             "kind": kind,
             "is_credit_note": self.document_type == DocumentType.CREDIT_NOTE,
             "vat_rates": COMMON_VAT_RATES,
-            "key_problem": _key_problem(self.tenant),
+            "key_problem": key_problem,
+            "error_summary": self.error_summary() if extra.get("show_errors") else [],
             "action_url": reverse(
                 "invoices:new_credit_note" if kind == "credit-note" else "invoices:new_invoice"
             ),
@@ -494,12 +543,41 @@ class Editor:
         return ctx
 
 
+def _prefill(request: HttpRequest, document_type: str) -> QueryDict | None:
+    """The editor's data copied from one of the user's sent documents (?copy=<id>), or for a
+    credit note of an invoice (?corrects=<id>): buyer, lines, discounts, payment terms."""
+    raw = request.GET.get("corrects") or request.GET.get("copy")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 12:
+        raise Http404
+    source = get_object_or_404(
+        _documents_of(request).filter(direction=Direction.OUTBOUND), pk=int(raw)
+    )
+    tenant = _tenant_for_user(request)
+    header = initial_header(tenant, services.mailbox_for(tenant).seller_profile)
+    header["invoice_date"] = header["invoice_date"].isoformat()
+    for name in PREFILL_FIELDS:
+        header[name] = getattr(source, name)
+    # Not the payment reference: a structured reference belongs to one document.
+    if document_type == DocumentType.CREDIT_NOTE:
+        corrected = source if source.document_type == DocumentType.INVOICE else source.corrects
+        header["corrects"] = str(corrected.pk) if corrected else ""
+    data = QueryDict(mutable=True)
+    data.update({k: "" if v is None else str(v) for k, v in header.items()})
+    data = _with_rows(data, LINES_PREFIX, services.line_rows(source))
+    return _with_rows(data, ADJUSTMENTS_PREFIX, services.adjustment_rows(source))
+
+
 def _editor(request: HttpRequest, document_type: str) -> HttpResponse:
     tenant = _tenant_for_user(request)
     if request.method == "GET":
         services.ensure_setup(tenant)
+        prefill = _prefill(request, document_type)
         return render(
-            request, "invoices/editor.html", Editor(request, document_type, None).context()
+            request,
+            "invoices/editor.html",
+            Editor(request, document_type, prefill).context(show_errors=False),
         )
     if request.method != "POST":
         return HttpResponse(status=405)
@@ -576,7 +654,9 @@ def _editor(request: HttpRequest, document_type: str) -> HttpResponse:
             messages.error(request, str(exc))
             return redirect("invoices:detail", pk=existing.pk)
         return render(
-            request, "invoices/editor.html", editor.context(show_errors=True, api_error=str(exc))
+            request,
+            "invoices/editor.html",
+            editor.context(show_errors=True, api_error=_error_text(exc, tenant)),
         )
 
     if action == "send":

@@ -3,11 +3,15 @@
 from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from invoices.forms import UNIT_CHOICES
+
 register = template.Library()
+UNIT_NAMES = dict(UNIT_CHOICES)
 
 
 @register.filter
@@ -18,29 +22,66 @@ def get(mapping, key):
     return None
 
 
-@register.filter
-def amount(value) -> str:
-    """1234.5 → "1,234.50": two decimals and thousands separators, for money columns."""
+def _decimal(value) -> Decimal | None:
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError, TypeError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _local(number: Decimal, places: int) -> str:
+    """In the reader's language: 1,234.50 in English, 1.234,50 in Dutch, 1 234,50 in French."""
+    return number_format(number, decimal_pos=places, use_l10n=True, force_grouping=True)
+
+
+@register.filter
+def amount(value) -> str:
+    """1234.5 → "1,234.50": two decimals and thousands separators, for money columns."""
+    number = _decimal(value)
+    return "" if number is None else _local(number.quantize(Decimal("0.01")), 2)
+
+
+@register.filter
+def price(value) -> str:
+    """A unit price: two decimals at least, up to four when it has them (0.3333, 1,250.50)."""
+    number = _decimal(value)
+    if number is None:
         return ""
-    if not number.is_finite():
+    places = max(2, -min(0, number.normalize().as_tuple().exponent))
+    return _local(number, min(places, 4))
+
+
+@register.filter
+def quantity(value) -> str:
+    """8 → "8", 1.5000 → "1.5", 1000 → "1,000": no trailing zeros."""
+    number = _decimal(value)
+    if number is None:
         return ""
-    return f"{number.quantize(Decimal('0.01')):,.2f}"
+    places = max(0, -number.normalize().as_tuple().exponent)
+    return _local(number, places)
 
 
 @register.filter
 def rate(value) -> str:
     """21.00 → "21", 5.50 → "5.5": a VAT rate without trailing zeros."""
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError, TypeError):
-        return str(value or "")
-    if not number.is_finite():
-        return ""
-    text = format(number.normalize(), "f")
-    return text
+    number = _decimal(value)
+    if number is None:
+        return "" if isinstance(value, Decimal | float) else str(value or "")
+    return _local(number, max(0, -number.normalize().as_tuple().exponent))
+
+
+@register.filter
+def unit_name(code) -> str:
+    """A UN/ECE unit code in words: HUR → "hour (HUR)"; unknown codes stay as they are."""
+    return str(UNIT_NAMES.get(str(code), code))
+
+
+@register.filter
+def iban(value) -> str:
+    """BE68539007547034 → "BE68 5390 0754 7034", as printed on bank statements."""
+    compact = "".join(str(value or "").split())
+    return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
 
 
 TIMELINE_EVENTS = {

@@ -275,3 +275,37 @@ def test_it_sends_discounts_and_surcharges_with_totals_the_api_agrees_with(
     )
     assert [a["reason"] for a in remote["allowances"]] == ["Loyal customer"]
     assert [c["reason"] for c in remote["charges"]] == ["Delivery"]
+
+
+def test_the_buyer_sees_the_discounts_so_the_lines_add_up_to_the_total(
+    client, carol, bob, seller, buyer, portal_on_sandbox
+):
+    adjustments = [
+        {"kind": "allowance", "reason": "Loyal customer", "amount": "50", "tax_rate": "21"},
+        {"kind": "charge", "reason": "Delivery", "amount": "7.50", "tax_rate": "21"},
+    ]
+    lines = [line("Consultancy", "8", "95", "21", unit="HUR"), line("Licence", "1", "1250,5", "6")]
+    client.force_login(carol)
+    client.post(NEW, editor_post(lines, adjustments, action="send", invoice_id="INV-DS1"))
+    sent = Document.objects.get(invoice_id="INV-DS1", direction=Direction.OUTBOUND)
+    mine = text_of(client.get(reverse("invoices:detail", args=[sent.pk])))
+    # Prices with their cents, units in words, the IBAN as on a bank statement.
+    assert "Licence 1 piece (C62) 1,250.50 6 1,250.50" in mine
+    assert "Consultancy 8 hour (HUR) 95.00 21 760.00" in mine
+    assert "BE68 5390 0754 7034" in mine
+    assert "Lines 2,010.50 Discounts −50.00 Surcharges 7.50 Total without VAT 1,968.00" in mine
+
+    portal_on_sandbox.wait_for_state(seller.key, sent.remote_id, "SENT")
+    client.force_login(bob)
+    client.get(reverse("invoices:inbox"), {"refresh": "1"})
+    received = Document.objects.get(tenant=buyer.tenant, invoice_id="INV-DS1")
+    theirs = text_of(client.get(reverse("invoices:detail", args=[received.pk])))
+    assert "Allowance (discount) Loyal customer 21 −50.00" in theirs
+    assert "Charge (surcharge) Delivery 21 7.50" in theirs
+    assert "Lines 2,010.50 Discounts −50.00 Surcharges 7.50 Total without VAT 1,968.00" in theirs
+
+
+def text_of(response) -> str:
+    import re
+
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from invoices.models import Document
 from invoices.tenant_api import ValidationResult
+from tenants.models import ApiKey
 from tests.invoices.conftest import editor_post, line
 
 NEW = reverse("invoices:new_invoice")
@@ -108,8 +109,8 @@ def test_it_shows_local_field_errors_and_keeps_everything_typed(carol_client, ac
     shown = blocks(response)
     assert "Not a valid VAT number" in shown["field-customer_tax_id"]
     assert "IBAN is not valid" in shown["field-iban"]
-    assert "Enter a number" in shown["line-0"]
-    assert "required" in shown["line-1"]
+    assert "Write a number, e.g. 1250,50." in shown["line-0"]
+    assert "Say what this line is for." in shown["line-1"]
     page = response.content.decode()
     assert 'value="INV-7"' in page and 'value="ten"' in page and 'value="BE0123"' in page
 
@@ -200,3 +201,176 @@ def test_it_says_what_to_do_when_the_key_was_revoked(carol_client, acme):
     assert "Ask your reseller to issue a new key" in page
     assert 'value="Sourdough bread"' in page
     assert not Document.objects.filter(tenant=acme).exists()
+
+
+def held_key(tenant) -> ApiKey:
+    key = ApiKey(tenant=tenant, remote_id=f"key-{tenant.name}", name="k", is_current=True)
+    key.set_value("einv_tenant_editor_test_key_0001")
+    key.save()
+    return key
+
+
+def test_it_takes_numbers_the_way_a_bookkeeper_types_them(carol_client, acme, monkeypatch):
+    sent = []
+    monkeypatch.setattr(
+        "invoices.tenant_api.TenantApi.validate_json",
+        lambda self, payload: sent.append(payload) or ValidationResult(is_valid=True, issues=[]),
+    )
+    lines = [line("Licence", "1", "1.250,50", "21%"), line("Support", "2", "1,000.25", "6 %")]
+    page = carol_client.post(NEW, editor_post(lines)).content.decode()
+    assert 'id="validated"' in page
+    items = sent[0]["items"]
+    assert [(i["unit_price"], i["tax_rate"]) for i in items] == [
+        ("1250.5", "21.00"),
+        ("1000.25", "6.00"),
+    ]
+    # The live totals read them the same way (a "21%" line is not left out).
+    totals = carol_client.post(reverse("invoices:totals"), editor_post(lines))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", totals.content.decode()))
+    assert "VAT 21% on 1,250.50 262.61" in text and "Total 3,633.64 EUR" in text
+
+
+def test_it_refuses_a_percentage_as_an_amount(carol_client, acme):
+    adjustments = [{"kind": "allowance", "reason": "Promo", "amount": "10%", "tax_rate": "21"}]
+    shown = blocks(carol_client.post(NEW, editor_post([line()], adjustments)))
+    assert "Write a number" in shown["adjustment-0"]
+
+
+def test_it_lists_every_local_error_at_the_top_with_a_link_to_its_input(carol_client, acme):
+    body = editor_post(
+        [line("Bread", "1", "3", "21"), line("", "1", "3", "twenty")],
+        customer_name="",
+        iban="BE68 5390 0754 7035",
+        due_date="2000-01-01",
+    )
+    response = carol_client.post(NEW, body)
+    summary = blocks(response)["form-errors"]
+    assert "correct these 5 things first" in summary
+    assert "Buyer name: Give the buyer's name." in summary
+    assert "Due date: The due date cannot be before the document date." in summary
+    assert "IBAN: This IBAN is not valid" in summary
+    assert "Line 2 · Description: Say what this line is for." in summary
+    assert "Line 2 · VAT %: Write the VAT rate as a number" in summary
+    page = response.content.decode()
+    for anchor in ("#field-customer_name", "#field-iban", "#field-due_date", "#line-1"):
+        assert f'href="{anchor}"' in page
+    # Adding a line is not a mistake: no summary then.
+    added = carol_client.post(NEW, {**body, "action": "add_line"}).content.decode()
+    assert 'id="form-errors"' not in added
+
+
+def test_it_works_without_javascript_enter_checks_and_row_buttons_come_back_to_the_rows(
+    carol_client, acme
+):
+    held_key(acme)
+    page = carol_client.get(NEW).content.decode()
+    form = page[page.index('id="document-form"') :]
+    # The form's first submit button is its default (what Enter presses): "Check".
+    first = re.search(r"<button[^>]*>", form).group(0)
+    assert 'value="validate"' in first and "disabled" not in first
+    assert re.search(
+        r'value="add_line"[^>]*formaction="/invoices/new/invoice/#lines-section"', page
+    )
+    assert re.search(
+        r'value="add_adjustment"[^>]*formaction="/invoices/new/invoice/#adjustments-section"', page
+    )
+
+
+def test_it_disables_what_needs_the_key_and_says_so_once(carol_client, acme):
+    page = carol_client.get(NEW).content.decode()
+    assert page.count("Ask your reseller to issue a new key") == 1
+    for button in ("validate", "save", "send", "peppol-check-button"):
+        assert re.search(rf'<button[^>]*id="{button}"[^>]*disabled', page), button
+    # A post from a page opened before the key was revoked: the banner, not twice the message.
+    page = carol_client.post(NEW, editor_post([line()], action="send")).content.decode()
+    assert page.count("Ask your reseller to issue a new key") == 1
+    assert 'value="Sourdough bread"' in page
+    assert not Document.objects.filter(tenant=acme).exists()
+
+
+def test_it_reads_the_key_once_per_click(carol_client, acme, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    held_key(acme)
+    monkeypatch.setattr(
+        "invoices.tenant_api.TenantApi.validate_json",
+        lambda self, payload: self._current_key() and ValidationResult(is_valid=True, issues=[]),
+    )
+    with CaptureQueriesContext(connection) as queries:
+        page = carol_client.post(NEW, editor_post([line()])).content.decode()
+    assert 'id="validated"' in page and "Ask your reseller" not in page
+    key_reads = [q for q in queries.captured_queries if '"tenants_apikey"' in q["sql"]]
+    assert len(key_reads) == 1  # the banner check and the call share one read
+
+
+def sent_invoice(tenant, number: str = "INV-9", state: str = "SENT") -> Document:
+    from decimal import Decimal as D
+
+    from invoices.models import AllowanceCharge, DocumentLine
+
+    document = Document.objects.create(
+        tenant=tenant,
+        invoice_id=number,
+        remote_id=f"doc-{number}",
+        state=state,
+        currency="EUR",
+        customer_name="Kust Logistiek NV",
+        customer_tax_id="BE0515848077",
+        customer_address="Zeedijk 10, 8400 Oostende",
+        payment_term="30 days",
+        iban="BE68539007547034",
+        payment_reference="+++090/9337/55493+++",
+        total=D("1234.50"),
+    )
+    DocumentLine.objects.create(
+        document=document,
+        position=1,
+        description="Consultancy",
+        quantity=D("8"),
+        unit="HUR",
+        unit_price=D("95.5"),
+        tax_rate=D("21"),
+        amount=D("764.00"),
+    )
+    AllowanceCharge.objects.create(
+        document=document, position=1, kind="allowance", reason="Loyalty", amount=D("50"),
+        tax_rate=D("21"),
+    )  # fmt: skip
+    return document
+
+
+def test_it_starts_a_credit_note_from_the_invoice_it_corrects(carol_client, acme):
+    invoice = sent_invoice(acme)
+    url = reverse("invoices:new_credit_note")
+    page = carol_client.get(url, {"corrects": invoice.pk}).content.decode()
+    assert f'<option value="{invoice.pk}" selected>INV-9 · Kust Logistiek NV · 1,234.50 EUR' in page
+    for value in ("Kust Logistiek NV", "BE0515848077", "30 days", "Consultancy", "95.5", "8"):
+        assert f'value="{value}"' in page, value
+    assert 'name="lines-0-unit"' in page and '<option value="HUR" selected>' in page
+    assert 'value="Loyalty"' in page and 'name="adjustments-TOTAL_FORMS" value="1"' in page
+    assert 'name="invoice_id"' in page and 'name="invoice_id" value=' not in page  # new number
+    assert "55493" not in page  # the invoice's own payment reference is not reused
+    assert 'class="error"' not in page  # nothing typed yet is a mistake
+    # The invoice's page links there, and lists its credit notes.
+    credit = Document.objects.create(
+        tenant=acme, invoice_id="CN-1", document_type="CREDIT_NOTE", corrects=invoice
+    )
+    detail = carol_client.get(reverse("invoices:detail", args=[invoice.pk])).content.decode()
+    assert f'href="{url}?corrects={invoice.pk}"' in detail
+    assert "CN-1" in blocks_of(detail)["credit-notes"] and credit.pk
+
+
+def test_it_copies_a_failed_invoice_into_a_new_one(carol_client, acme):
+    failed = sent_invoice(acme, "INV-F", state="FAILED")
+    detail = carol_client.get(reverse("invoices:detail", args=[failed.pk])).content.decode()
+    assert f'href="{NEW}?copy={failed.pk}"' in detail
+    page = carol_client.get(NEW, {"copy": failed.pk}).content.decode()
+    assert 'value="Kust Logistiek NV"' in page and 'value="Consultancy"' in page
+    assert 'name="corrects"' not in page
+
+
+def blocks_of(html: str) -> dict[str, str]:
+    parser = Blocks()
+    parser.feed(html)
+    return {k: re.sub(r"\s+", " ", v) for k, v in parser.text.items()}

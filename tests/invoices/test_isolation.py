@@ -148,3 +148,18 @@ def test_a_tenant_with_credit_notes_can_be_deleted_but_a_corrected_invoice_canno
         invoice.delete()
     acme.delete()
     assert not Document.objects.exists()
+
+
+@pytest.mark.parametrize("param", ["copy", "corrects"])
+def test_it_prefills_the_editor_only_from_the_own_tenants_documents(
+    client, carol, docs, param, monkeypatch
+):
+    monkeypatch.setattr("invoices.services.ensure_setup", lambda tenant: None)
+    client.force_login(carol)
+    url = reverse("invoices:new_credit_note")
+    theirs = docs["globex-FAILED"]
+    response = client.get(url, {param: theirs.pk})
+    assert response.status_code == 404 and "buyer of globex" not in response.content.decode()
+    assert client.get(url, {param: "1 OR 1=1"}).status_code == 404
+    mine = client.get(url, {param: docs["acme-FAILED"].pk})
+    assert mine.status_code == 200 and 'value="buyer of acme"' in mine.content.decode()

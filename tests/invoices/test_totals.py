@@ -65,6 +65,11 @@ def test_it_keeps_credit_note_amounts_positive():
     [
         ("1,5", D("1.5")),
         (" 1 250.40 ", D("1250.40")),
+        ("1.250,50", D("1250.50")),
+        ("1,250.50", D("1250.50")),
+        ("1.250.000", D("1250000")),
+        ("1,250,000", D("1250000")),
+        ("21%", None),  # a percentage is not an amount
         ("10", D("10")),
         ("", None),
         ("abc", None),
@@ -75,3 +80,8 @@ def test_it_keeps_credit_note_amounts_positive():
 )
 def test_it_reads_typed_numbers_leniently_and_refuses_non_numbers(raw, expected):
     assert to_decimal(raw) == expected
+
+
+def test_it_reads_a_vat_rate_with_its_percent_sign():
+    assert to_decimal("21%", percent=True) == D("21")
+    assert to_decimal(" 5,5 % ", percent=True) == D("5.5")
