@@ -334,6 +334,17 @@ def tenant_refresh(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- tenant page ----------------------------------------------------------------------
+def _peppol_warnings(tenant: Tenant, peppol_id: str) -> list[str]:
+    """What looks wrong about registering `peppol_id` for this tenant's company numbers."""
+    return peppol_warnings(
+        {
+            "peppol_id": peppol_id,
+            "company_number": tenant.company_number,
+            "company_tax_id": tenant.company_tax_id,
+        }
+    )
+
+
 def _detail_context(request: HttpRequest, tenant: Tenant, **extra) -> dict:
     reg = _peppol(tenant)
     peppol_id = (reg.peppol_id if reg and reg.registered else "") or tenant.peppol_id
@@ -341,13 +352,7 @@ def _detail_context(request: HttpRequest, tenant: Tenant, **extra) -> dict:
         "tenant": tenant,
         "keys": list(tenant.api_keys.select_related("created_by").order_by("-created_at")),
         "reg": reg,
-        "peppol_warnings": peppol_warnings(
-            {
-                "peppol_id": peppol_id,
-                "company_number": tenant.company_number,
-                "company_tax_id": tenant.company_tax_id,
-            }
-        ),
+        "peppol_warnings": _peppol_warnings(tenant, peppol_id),
         "key_form": KeyForm(),
         "card_form": BusinessCardForm(
             initial={"company_name": (reg.company_name if reg else "") or tenant.description}
@@ -521,13 +526,7 @@ def peppol_register(request: HttpRequest, pk: int) -> HttpResponse:
     ctx = {
         "tenant": tenant,
         "form": form,
-        "warnings": peppol_warnings(
-            {
-                "peppol_id": tenant.peppol_id,
-                "company_number": tenant.company_number,
-                "company_tax_id": tenant.company_tax_id,
-            }
-        ),
+        "warnings": _peppol_warnings(tenant, tenant.peppol_id),
         "kbo": tenant.peppol_id.startswith("0208:"),
     }
     return render(request, "tenants/peppol_register.html", ctx)
