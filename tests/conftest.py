@@ -24,28 +24,26 @@ PASSWORD = "correct horse battery staple"  # noqa: S105 - test persona password
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
+def make_tenant(name: str, description: str, cbe: str) -> Tenant:
+    """A mirrored Belgian tenant: VAT number and Peppol ID follow from its CBE number."""
+    return Tenant.objects.create(
+        remote_id=f"tenant_{name}",
+        name=name,
+        description=description,
+        company_number=cbe,
+        company_tax_id=f"BE{cbe}",
+        peppol_id=f"0208:{cbe}",
+    )
+
+
 @pytest.fixture
 def acme(db) -> Tenant:
-    return Tenant.objects.create(
-        remote_id="tenant_acme",
-        name="acme",
-        description="Acme BV",
-        company_number="0403170701",
-        company_tax_id="BE0403170701",
-        peppol_id="0208:0403170701",
-    )
+    return make_tenant("acme", "Acme BV", "0403170701")
 
 
 @pytest.fixture
 def globex(db) -> Tenant:
-    return Tenant.objects.create(
-        remote_id="tenant_globex",
-        name="globex",
-        description="Globex NV",
-        company_number="0417497106",
-        company_tax_id="BE0417497106",
-        peppol_id="0208:0417497106",
-    )
+    return make_tenant("globex", "Globex NV", "0417497106")
 
 
 def make_user(username: str, role: str, tenant: Tenant | None = None) -> User:
