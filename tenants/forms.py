@@ -3,6 +3,8 @@ messages (and the API's) on the right field."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import password_validators_help_texts
@@ -21,12 +23,17 @@ class ApiErrorsMixin:
     # API field name (after admin_api.FIELD_ALIASES) → form field
     api_fields: dict[str, str] = {}
 
-    def add_api_error(self, error: admin_api.ValidationFailed) -> None:
-        for api_field, messages in error.field_errors.items():
-            field = self.api_fields.get(api_field, api_field)
+    def add_field_errors(self, errors: Mapping[str, Iterable[str]]) -> None:
+        """{field: [messages]} from our checks or the API: each message on its field (API
+        names through `api_fields`), above the form when the form has no such field."""
+        for name, messages in errors.items():
+            field = self.api_fields.get(name, name)
             target = field if field in self.fields else None
             for message in messages:
                 self.add_error(target, message)
+
+    def add_api_error(self, error: admin_api.ValidationFailed) -> None:
+        self.add_field_errors(error.field_errors)
         if not error.field_errors:
             self.add_error(None, str(error))
 
@@ -123,9 +130,7 @@ class TenantForm(ApiErrorsMixin, forms.Form):
                     )
                     % {"id": registered}
                 ]
-        for field, messages in errors.items():
-            for message in messages:
-                self.add_error(field if field in self.fields else None, message)
+        self.add_field_errors(errors)
         for field in ("name", "company_number", "company_tax_id", "peppol_id"):
             if field not in errors:
                 data[field] = cleaned[field]

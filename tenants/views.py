@@ -192,9 +192,7 @@ def _handle_api_error(
     fields, a conflict on the tenant name when `name` is given (the tenant forms), the rest
     above the form."""
     if isinstance(error, services.InvalidFields):
-        for field, msgs in error.errors.items():
-            for msg in msgs:
-                form.add_error(field if field in form.fields else None, msg)
+        form.add_field_errors(error.errors)
     elif isinstance(error, admin_api.ValidationFailed):
         form.add_api_error(error)
     elif isinstance(error, admin_api.Conflict) and name is not None:
