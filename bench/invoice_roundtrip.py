@@ -155,7 +155,10 @@ def run(iterations: int, latency_ms: int, sandbox, key: str, tenant, client, use
         data = editor_input(f"S{suffix}", tenant)
         started = time.perf_counter()
         result, _index = services.validate_remote(tenant, data)
-        document = services.send(services.create_draft(tenant, user, data), user)
+        # As the editor's "Send via Peppol" does: the new draft is born claimed for the send.
+        document = services.send(
+            services.create_draft(tenant, user, data, claim_send=True), user, claimed=True
+        )
         elapsed = time.perf_counter() - started
         assert result.is_valid and document.state == "TRANSIT"
         if i >= 0:

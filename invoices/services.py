@@ -264,12 +264,15 @@ def _store_rows(document: Document, data: EditorInput, totals: Totals) -> None:
     )
 
 
-def create_draft(tenant: Tenant, user, data: EditorInput) -> Document:
+def create_draft(tenant: Tenant, user, data: EditorInput, *, claim_send: bool = False) -> Document:
     """Reserve the number locally, then create the document at the API.
 
     A refusal (invalid document, no key) removes the local row again and re-raises. When the
     API does not answer, the row stays with no remote id: `ensure_remote` adopts the document
     by its number later, so a lost answer never makes a second one.
+
+    `claim_send`: the caller sends it next (`send(..., claimed=True)`); the row is born
+    claimed, which saves the claim's own commit.
     """
     totals = totals_for(data)
     payload, _index = build_payload(data, totals)
@@ -316,6 +319,7 @@ def create_draft(tenant: Tenant, user, data: EditorInput) -> Document:
                 total=totals.tax_inclusive,
                 tax_breakdown=totals.breakdown(),
                 create_attempted_at=timezone.now(),
+                sending_since=timezone.now() if claim_send else None,
                 created_by=user,
                 **fields,
             )
@@ -325,9 +329,11 @@ def create_draft(tenant: Tenant, user, data: EditorInput) -> Document:
     try:
         remote = TenantApi(tenant).create_document(payload)
     except RetryableError as exc:
-        document.last_error = str(exc)
-        document.save(update_fields=["last_error", "updated_at"])
-        states.note(document, str(exc), source=Source.PORTAL, actor=user)
+        with transaction.atomic():
+            document.last_error = str(exc)
+            document.sending_since = None  # not sent: a click on its page may send it
+            document.save(update_fields=["last_error", "sending_since", "updated_at"])
+            states.note(document, str(exc), source=Source.PORTAL, actor=user)
         raise
     except TenantApiError:
         document.delete()
@@ -430,18 +436,21 @@ def _claim_send(document: Document) -> bool:
     )
 
 
-def send(document: Document, user=None) -> Document:
-    """Send a draft, or resend a failed document. Runs once even on a double click."""
+def send(document: Document, user=None, *, claimed: bool = False) -> Document:
+    """Send a draft, or resend a failed document. Runs once even on a double click.
+
+    `claimed`: the document was created claimed by this caller (`create_draft(claim_send=True)`).
+    """
     if document.direction != Direction.OUTBOUND or document.state not in (
         State.DRAFT,
         State.FAILED,
     ):
         raise NotSendable(_("Only drafts and failed documents can be sent."))
-    if not _claim_send(document):
+    if not claimed and not _claim_send(document):
         raise NotSendable(_("This document is already being sent."))
     resend = document.state == State.FAILED
     at = timezone.now()  # before the call: the API's own events come after it
-    claimed = True
+    holding = True  # the claim, released below unless a state change released it
     try:
         ensure_remote(document, user)
         api = TenantApi(document.tenant)
@@ -482,10 +491,10 @@ def send(document: Document, user=None) -> Document:
         if document.last_error:
             document.last_error = ""
             document.save(update_fields=["last_error", "updated_at"])
-        claimed = not changed  # a change released the claim in the same UPDATE
+        holding = not changed  # a change released the claim in the same UPDATE
         return document
     finally:
-        if claimed:
+        if holding:
             Document.objects.filter(pk=document.pk).update(sending_since=None)
 
 

@@ -630,7 +630,7 @@ def _editor(request: HttpRequest, document_type: str) -> HttpResponse:
                     show_errors=True, validated=result.is_valid and not editor.placement.has_errors
                 ),
             )
-        document = services.create_draft(tenant, request.user, data)
+        document = services.create_draft(tenant, request.user, data, claim_send=action == "send")
     except services.DuplicateNumber as exc:
         editor.form.add_error("invoice_id", str(exc))
         return render(request, "invoices/editor.html", editor.context(show_errors=True))
@@ -661,7 +661,7 @@ def _editor(request: HttpRequest, document_type: str) -> HttpResponse:
 
     if action == "send":
         try:
-            services.send(document, request.user)
+            services.send(document, request.user, claimed=True)
             messages.success(
                 request, _("Document %(number)s is on its way.") % {"number": document.invoice_id}
             )
