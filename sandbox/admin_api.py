@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -25,6 +26,9 @@ router = APIRouter(prefix="/api/admin")
 
 Org = Annotated[str, Depends(require_org)]
 SandboxDep = Annotated[Sandbox, Depends(get_sandbox)]
+# The guide's paging of the tenant and key lists.
+Skip = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
 
 TENANT_NOT_FOUND = "Tenant not found"
 KEY_NOT_FOUND = "API key not found"
@@ -42,6 +46,12 @@ def _tenant(store: Store, org: str, tenant_id: str, *, allow_deleted: bool = Fal
     return tenant
 
 
+def _listed(key: str, items: Iterable[Tenant | ApiKey], skip: int, limit: int) -> dict[str, Any]:
+    """The skip/limit slice of `items` in creation order, with the total before slicing."""
+    ordered = sorted(items, key=lambda item: item.seq)
+    return {key: [item.as_admin() for item in ordered[skip : skip + limit]], "total": len(ordered)}
+
+
 def _check_name_free(store: Store, name: str, exclude: str | None = None) -> None:
     # Names are unique across the whole service, deleted tenants included (their data is kept).
     wanted = _similar(name)
@@ -57,14 +67,12 @@ def _check_name_free(store: Store, name: str, exclude: str | None = None) -> Non
 def list_tenants(
     org: Org,
     sandbox: SandboxDep,
-    skip: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    skip: Skip = 0,
+    limit: Limit = 100,
 ) -> dict[str, Any]:
     with sandbox.store.lock:
-        mine = sorted(
-            (t for t in sandbox.store.tenants.values() if t.org == org), key=lambda t: t.seq
-        )
-        return {"tenants": [t.as_admin() for t in mine[skip : skip + limit]], "total": len(mine)}
+        mine = (t for t in sandbox.store.tenants.values() if t.org == org)
+        return _listed("tenants", mine, skip, limit)
 
 
 @router.post("/tenants", status_code=201)
@@ -172,16 +180,14 @@ def list_api_keys(
     tenant_id: str,
     org: Org,
     sandbox: SandboxDep,
-    skip: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    skip: Skip = 0,
+    limit: Limit = 100,
 ) -> dict[str, Any]:
     store = sandbox.store
     with store.lock:
         tenant = _tenant(store, org, tenant_id, allow_deleted=True)
-        keys = sorted(
-            (k for k in store.api_keys.values() if k.tenant_id == tenant.id), key=lambda k: k.seq
-        )
-        return {"api_keys": [k.as_admin() for k in keys[skip : skip + limit]], "total": len(keys)}
+        keys = (k for k in store.api_keys.values() if k.tenant_id == tenant.id)
+        return _listed("api_keys", keys, skip, limit)
 
 
 @router.get("/tenants/{tenant_id}/api-keys/latest")
