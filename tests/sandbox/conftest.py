@@ -54,6 +54,9 @@ GUIDE_INVOICE: dict[str, Any] = {
     ],
 }
 
+# The keys of the spec's ValidationIssue.
+ISSUE_KEYS = {"message", "type", "location", "rule_id", "flag", "test", "schematron"}
+
 VENDOR_PEPPOL_ID = "0208:1018265814"  # E-INVOICE BV, in the fake KBO
 CUSTOMER_PEPPOL_ID = "0208:0706165839"  # Bakkerij Van Damme BV, in the fake KBO
 

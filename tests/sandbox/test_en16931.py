@@ -24,9 +24,7 @@ from sandbox.en16931 import (
     validate_document,
 )
 
-from .conftest import credit_note, invoice, line, two_rate_invoice
-
-ISSUE_KEYS = {"message", "type", "location", "rule_id", "flag", "test", "schematron"}
+from .conftest import ISSUE_KEYS, credit_note, invoice, line, two_rate_invoice
 
 
 def errors(payload: Any) -> list[dict]:

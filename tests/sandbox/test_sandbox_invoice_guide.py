@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from .conftest import invoice
+from .conftest import ISSUE_KEYS, invoice
 
 
 def curl_post(sandbox: Any, key: str, path: str, payload: dict[str, Any]) -> httpx.Response:
@@ -44,15 +44,7 @@ def test_it_reports_validation_errors_per_field(sandbox, vendor):
     fields = {e["field"] for e in body["errors"]}
     assert {"vendor_tax_id", "items[0].tax_rate"} <= fields
     for issue in body["issues"]:
-        assert {
-            "message",
-            "type",
-            "location",
-            "rule_id",
-            "flag",
-            "test",
-            "schematron",
-        } <= issue.keys()
+        assert ISSUE_KEYS <= issue.keys()
         assert issue["type"] in ("error", "warning")
 
 
