@@ -351,6 +351,22 @@ def _decimal_field(
     )
 
 
+def _vat_rate_field() -> AmountField:
+    """A VAT rate from 0 to 100 (two decimals), typed as "21" or "21%", offered from the
+    editor's list of common rates."""
+    rate = _decimal_field(
+        gettext_lazy("VAT %"),
+        places=2,
+        min_value=Decimal("0"),
+        initial=Decimal("21"),
+        percent=True,
+        required_message=gettext_lazy("Give the VAT rate, e.g. 21."),
+    )
+    rate.validators.append(MaxValueValidator(Decimal("100")))
+    rate.widget.attrs["list"] = "vat-rates"
+    return rate
+
+
 class LineForm(forms.Form):
     description = forms.CharField(
         label=gettext_lazy("Description"),
@@ -373,19 +389,7 @@ class LineForm(forms.Form):
         min_value=Decimal("0"),
         required_message=gettext_lazy("Give a price per unit (without VAT)."),
     )
-    tax_rate = _decimal_field(
-        gettext_lazy("VAT %"),
-        places=2,
-        min_value=Decimal("0"),
-        initial=Decimal("21"),
-        percent=True,
-        required_message=gettext_lazy("Give the VAT rate, e.g. 21."),
-    )
-
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.fields["tax_rate"].validators.append(MaxValueValidator(Decimal("100")))
-        self.fields["tax_rate"].widget.attrs["list"] = "vat-rates"
+    tax_rate = _vat_rate_field()
 
 
 class AdjustmentForm(forms.Form):
@@ -406,19 +410,7 @@ class AdjustmentForm(forms.Form):
         min_value=Decimal("0.01"),
         required_message=gettext_lazy("Give the amount (without VAT)."),
     )
-    tax_rate = _decimal_field(
-        gettext_lazy("VAT %"),
-        places=2,
-        min_value=Decimal("0"),
-        initial=Decimal("21"),
-        percent=True,
-        required_message=gettext_lazy("Give the VAT rate, e.g. 21."),
-    )
-
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.fields["tax_rate"].validators.append(MaxValueValidator(Decimal("100")))
-        self.fields["tax_rate"].widget.attrs["list"] = "vat-rates"
+    tax_rate = _vat_rate_field()
 
 
 class RowFormSet(BaseFormSet):

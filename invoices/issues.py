@@ -15,6 +15,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from invoices.models import PARTY_FIELDS
+
 LINE = "row"  # key of a line's (or adjustment's) own messages, not tied to one input
 
 # --- JSON paths --------------------------------------------------------------------------
@@ -26,17 +28,8 @@ HEADER_FIELDS = {
     "purchase_order",
     "note",
     "payment_term",
-    "vendor_name",
-    "vendor_tax_id",
-    "vendor_company_id",
-    "vendor_address",
-    "vendor_email",
-    "customer_name",
-    "customer_tax_id",
     "customer_company_id",
-    "customer_address",
-    "customer_email",
-    "customer_peppol_id",
+    *PARTY_FIELDS,
 }
 HEADER_ALIASES = {
     "billing_reference": "corrects",

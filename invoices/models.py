@@ -36,6 +36,21 @@ class State(models.TextChoices):
     RECEIVED = "RECEIVED", _("Received")
 
 
+# The parties' fields of a document, named as the API's JSON keys (and the editor's inputs).
+PARTY_FIELDS = (
+    "vendor_name",
+    "vendor_tax_id",
+    "vendor_company_id",
+    "vendor_address",
+    "vendor_email",
+    "customer_name",
+    "customer_tax_id",
+    "customer_address",
+    "customer_email",
+    "customer_peppol_id",
+)
+
+
 class Document(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="documents")
     direction = models.CharField(

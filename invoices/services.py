@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from invoices import states
 from invoices.models import (
+    PARTY_FIELDS,
     AllowanceCharge,
     Direction,
     Document,
@@ -145,23 +146,7 @@ def build_payload(
     """The API's JSON, and where each allowances[i]/charges[j] came from in the form."""
     h = data.header
     payload: dict[str, Any] = {"document_type": data.document_type}
-    for key in (
-        "invoice_id",
-        "currency",
-        "purchase_order",
-        "note",
-        "payment_term",
-        "vendor_name",
-        "vendor_tax_id",
-        "vendor_company_id",
-        "vendor_address",
-        "vendor_email",
-        "customer_name",
-        "customer_tax_id",
-        "customer_address",
-        "customer_email",
-        "customer_peppol_id",
-    ):
+    for key in ("invoice_id", "currency", "purchase_order", "note", "payment_term", *PARTY_FIELDS):
         value = h.get(key)
         if value not in (None, ""):
             payload[key] = value
@@ -286,16 +271,7 @@ def create_draft(tenant: Tenant, user, data: EditorInput, *, claim_send: bool = 
             "iban",
             "bic",
             "payment_reference",
-            "vendor_name",
-            "vendor_tax_id",
-            "vendor_company_id",
-            "vendor_address",
-            "vendor_email",
-            "customer_name",
-            "customer_tax_id",
-            "customer_address",
-            "customer_email",
-            "customer_peppol_id",
+            *PARTY_FIELDS,
         )
     }
     try:
@@ -329,23 +305,36 @@ def create_draft(tenant: Tenant, user, data: EditorInput, *, claim_send: bool = 
     try:
         remote = TenantApi(tenant).create_document(payload)
     except RetryableError as exc:
-        with transaction.atomic():
-            document.last_error = str(exc)
-            document.sending_since = None  # not sent: a click on its page may send it
-            document.save(update_fields=["last_error", "sending_since", "updated_at"])
-            states.note(document, str(exc), source=Source.PORTAL, actor=user)
+        _record_error(document, exc, user, release=True)
         raise
     except TenantApiError:
         document.delete()
         raise
+    _record_remote(document, remote.id, user)
+    return document
+
+
+def _record_remote(document: Document, remote_id: str, user) -> None:
+    """The API created (or we adopted) the document: keep its id, with a timeline line."""
     with transaction.atomic():
-        document.remote_id = remote.id
+        document.remote_id = remote_id
         document.last_error = ""
         document.save(update_fields=["remote_id", "last_error", "updated_at"])
         states.note(
             document, _("Created at e-invoice.be as a draft."), source=Source.PORTAL, actor=user
         )
-    return document
+
+
+def _record_error(document: Document, exc: Exception, user, *, release: bool = False) -> None:
+    """A call about the document failed: say so on its page and in its timeline."""
+    with transaction.atomic():
+        document.last_error = str(exc)
+        fields = ["last_error", "updated_at"]
+        if release:
+            document.sending_since = None  # not sent: a click on its page may send it
+            fields.append("sending_since")
+        document.save(update_fields=fields)
+        states.note(document, str(exc), source=Source.PORTAL, actor=user)
 
 
 def ensure_remote(document: Document, user=None) -> Document:
@@ -354,16 +343,8 @@ def ensure_remote(document: Document, user=None) -> Document:
         return document
     api = TenantApi(document.tenant)
     found = api.find_drafts(document.invoice_id)
-    if found:
-        remote = found[0]
-    else:
-        remote = api.create_document(payload_of(document))
-    document.remote_id = remote.id
-    document.last_error = ""
-    document.save(update_fields=["remote_id", "last_error", "updated_at"])
-    states.note(
-        document, _("Created at e-invoice.be as a draft."), source=Source.PORTAL, actor=user
-    )
+    remote = found[0] if found else api.create_document(payload_of(document))
+    _record_remote(document, remote.id, user)
     return document
 
 
@@ -460,9 +441,7 @@ def send(document: Document, user=None, *, claimed: bool = False) -> Document:
             if exc.status == 405:  # no longer a draft there: take the API's word for its state
                 refresh(document, source=Source.PORTAL)
                 raise NotSendable(_("This document was already sent.")) from None
-            document.last_error = str(exc)
-            document.save(update_fields=["last_error", "updated_at"])
-            states.note(document, str(exc), source=Source.PORTAL, actor=user)
+            _record_error(document, exc, user)
             raise
         except RetryableError as exc:
             # The send may or may not have happened: look once, else the user tries again.
@@ -471,9 +450,7 @@ def send(document: Document, user=None, *, claimed: bool = False) -> Document:
             except TenantApiError:
                 pass
             if document.state in (State.DRAFT, State.FAILED):
-                document.last_error = str(exc)
-                document.save(update_fields=["last_error", "updated_at"])
-                states.note(document, str(exc), source=Source.PORTAL, actor=user)
+                _record_error(document, exc, user)
                 raise
             return document
         new_state = (

@@ -204,24 +204,29 @@ def _remote_timeline(document: Document) -> tuple[list[Any], str]:
         return [], str(exc)
 
 
+def _render_detail(request: HttpRequest, document: Document, **extra: Any) -> HttpResponse:
+    """The detail page, for the customer (with actions) and for staff (read-only)."""
+    ctx = {
+        "document": document,
+        "lines": document.lines.all(),
+        "adjustments": document.allowances_charges.all(),
+        "events": document.events.all(),
+        "credit_notes": document.credit_notes.all() if document.can_credit else [],
+    }
+    return render(request, "invoices/detail.html", {**ctx, **extra})
+
+
 @customer_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     document = _get_document_for_user(request, pk)
     timeline, timeline_error = _remote_timeline(document)
-    return render(
+    return _render_detail(
         request,
-        "invoices/detail.html",
-        {
-            "document": document,
-            "lines": document.lines.all(),
-            "adjustments": document.allowances_charges.all(),
-            "events": document.events.all(),
-            "timeline": timeline,
-            "timeline_error": timeline_error,
-            "key_problem": _key_problem(document.tenant),
-            "credit_notes": document.credit_notes.all() if document.can_credit else [],
-            "can_act": True,
-        },
+        document,
+        timeline=timeline,
+        timeline_error=timeline_error,
+        key_problem=_key_problem(document.tenant),
+        can_act=True,
     )
 
 
@@ -321,18 +326,7 @@ def staff_detail(request: HttpRequest, tenant_id: int, pk: int) -> HttpResponse:
     document = get_object_or_404(
         Document.objects.select_related("tenant"), tenant_id=tenant_id, pk=pk
     )
-    return render(
-        request,
-        "invoices/detail.html",
-        {
-            "document": document,
-            "lines": document.lines.all(),
-            "adjustments": document.allowances_charges.all(),
-            "events": document.events.all(),
-            "staff": True,
-            "can_act": False,
-        },
-    )
+    return _render_detail(request, document, staff=True, can_act=False)
 
 
 # --- The editor ----------------------------------------------------------------------------------------
