@@ -33,6 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.portal_env import bench_settings, portal_env  # noqa: E402
+
 
 def _csv(n: int) -> bytes:
     lines = ["company_name,name,country,company_number,vat_number,peppol_id"]
@@ -78,38 +80,24 @@ def main() -> int:
         }
     )
     sandbox = sandbox_proc.start()
-    from cryptography.fernet import Fernet
-
     env = {
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-" + "x" * 60,
-        "ALLOWED_HOSTS": "localhost",
-        "LOG_LEVEL": "WARNING",
-        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "DATABASE_URL": f"sqlite:///{tmp / 'portal.sqlite3'}",
+        **portal_env(tmp, sandbox),
         "CELERY_BROKER_URL": "filesystem://",
         "CELERY_BROKER_DIR": str(tmp / "broker"),
-        "RATE_LIMIT_REDIS_URL": "",
-        "RATE_LIMIT_SQLITE_PATH": str(tmp / "quota.sqlite3"),
         "RATE_LIMIT_TIME_SCALE": str(args.time_scale),
         "RATE_LIMIT_MARGIN_SECONDS": str(args.margin),
-        "EINVOICE_API_BASE_URL": sandbox.url,
-        "EINVOICE_ORG_API_KEY": sandbox.org_key,
         "EINVOICE_RATE_PER_MINUTE": "100",
         "EINVOICE_RATE_PER_HOUR": "1000",
         "JOBS_MAX_IN_FLIGHT": str(args.in_flight),
     }
+    # The broker transport that never hands a worker a half-written message (whatever the
+    # project's settings say), and the poll interval asked for.
+    lines = ['CELERY_BROKER_TRANSPORT = "tenants.jobs.broker:Transport"']
     if args.polling_interval is not None:
-        # A settings module of the bench's own: the project's, with a faster broker poll.
-        (tmp / "bench_settings.py").write_text(
-            "from portal.settings import *  # noqa\n"
-            "CELERY_BROKER_TRANSPORT_OPTIONS['polling_interval'] = "
-            f"{args.polling_interval!r}\n"
+        lines.append(
+            f"CELERY_BROKER_TRANSPORT_OPTIONS['polling_interval'] = {args.polling_interval!r}"
         )
-        env["DJANGO_SETTINGS_MODULE"] = "bench_settings"
-        env["PYTHONPATH"] = os.pathsep.join([str(tmp), str(REPO)])
-        sys.path.insert(0, str(tmp))
+    bench_settings(tmp, REPO, env, *lines)
     os.environ.update(env)
     import django
 

@@ -22,34 +22,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.portal_env import portal_env  # noqa: E402
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="remote tenants")
     args = parser.parse_args()
 
-    from cryptography.fernet import Fernet
-
     from sandbox.testing import SandboxProcess
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     sandbox_proc = SandboxProcess()
     sandbox = sandbox_proc.start()
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-" + "x" * 60,
-            "ALLOWED_HOSTS": "localhost",
-            "LOG_LEVEL": "WARNING",
-            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "DATABASE_URL": f"sqlite:///{tmp / 'portal.sqlite3'}",
-            "RATE_LIMIT_REDIS_URL": "",
-            "RATE_LIMIT_SQLITE_PATH": str(tmp / "quota.sqlite3"),
-            "EINVOICE_API_BASE_URL": sandbox.url,
-            "EINVOICE_ORG_API_KEY": sandbox.org_key,
-        }
-    )
+    os.environ.update(portal_env(tmp, sandbox))
     import django
 
     django.setup()

@@ -142,38 +142,65 @@ def claim(model: type[J], pk: int) -> J | None:
 
 
 class Heartbeat:
-    """Renews a run's lease from a thread while its step waits on the API."""
+    """Renews the leases of this process's runs in progress, from one daemon thread.
 
-    def __init__(self, job: LeasedJob) -> None:
-        self.job = job
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._beat, name=f"lease {job}", daemon=True)
+    One thread per process (started on first use, again after a fork) rather than one per
+    run: a worker runs thousands of short steps, and starting and joining a thread for each
+    costs more than the step's own database work.
+    """
 
-    def __enter__(self) -> Heartbeat:
-        self.thread.start()
-        return self
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.runs: dict[int, tuple[LeasedJob, float]] = {}
+        self.thread: threading.Thread | None = None
+        self.interval = 0.0  # the thread's current wait between rounds
 
-    def __exit__(self, *exc: object) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=2)
+    def add(self, job: LeasedJob) -> None:
+        with self.lock:
+            self.runs[id(job)] = (job, time.monotonic() + max_run_seconds())
+            if self.thread is None or not self.thread.is_alive():
+                self.interval = lease_seconds() / 3
+                self.thread = threading.Thread(target=self._beat, name="job leases", daemon=True)
+                self.thread.start()
+            elif lease_seconds() / 3 < self.interval:
+                self.wake.set()  # the lease got shorter than the thread's current wait
+
+    def remove(self, job: LeasedJob) -> None:
+        with self.lock:
+            self.runs.pop(id(job), None)
 
     def _beat(self) -> None:
-        job = self.job
-        give_up = time.monotonic() + max_run_seconds()
-        try:
-            while not self.stopped.wait(lease_seconds() / 3) and time.monotonic() < give_up:
-                until = timezone.now() + timedelta(seconds=lease_seconds())
-                renewed = (
-                    type(job)
-                    .objects.filter(pk=job.pk, owner=job.owner, state=JobState.RUNNING)
-                    .update(lease_until=until)
-                )
-                if not renewed:
-                    return  # the run ended, or lost the job to another
-        except Exception:
-            logger.warning("renewing the lease of %s failed", job, exc_info=True)
-        finally:
-            connection.close()  # this thread's own connection
+        while True:
+            self.wake.wait(self.interval)
+            self.wake.clear()
+            self.interval = lease_seconds() / 3
+            with self.lock:
+                runs = list(self.runs.values())
+            if not runs:
+                continue
+            now = time.monotonic()
+            try:
+                for job, give_up in runs:
+                    if now < give_up:
+                        renew(job)
+            except Exception:
+                logger.warning("renewing job leases failed", exc_info=True)
+            finally:
+                connection.close()  # this thread's own connection, until the next round
+
+
+def renew(job: LeasedJob) -> bool:
+    """Extend the lease of a run that still owns its job."""
+    until = timezone.now() + timedelta(seconds=lease_seconds())
+    return bool(
+        type(job)
+        .objects.filter(pk=job.pk, owner=job.owner, state=JobState.RUNNING)
+        .update(lease_until=until)
+    )
+
+
+heartbeat = Heartbeat()
 
 
 def save_progress(job: LeasedJob, **fields: Any) -> None:
@@ -226,11 +253,18 @@ def _end(job: LeasedJob, state: str, *, wait: float = 0.0, **fields: Any) -> Non
 
 def execute(job: J, step: Callable[[J], bool], *, on_failure: Callable[[J], None] | None = None):
     """Run `step(job)` until it returns True (every step done), then record how it ended."""
+    heartbeat.add(job)
+    try:
+        _execute(job, step, on_failure)
+    finally:
+        heartbeat.remove(job)
+
+
+def _execute(job: J, step: Callable[[J], bool], on_failure: Callable[[J], None] | None) -> None:
     max_retries = int(job_setting("JOBS_MAX_RETRIES", 8))
     try:
-        with Heartbeat(job):
-            while not step(job):
-                pass
+        while not step(job):
+            pass
     except LeaseLost as e:
         logger.warning("%s", e)
         return

@@ -25,7 +25,7 @@ def test_it_follows_an_onboarding_live(page, screenshot, otto, on_sandbox):
     page.wait_for_url("**/staff/jobs/*/")
     job_url = page.url
     status = page.locator("#job-status")
-    assert status.get_attribute("hx-trigger") == "every 2s"
+    assert status.get_attribute("hx-trigger") == "every 1s"  # one customer: a few seconds
     assert page.locator('#job-status [data-state="queued"]').count() == 1
     screenshot("queued")
 

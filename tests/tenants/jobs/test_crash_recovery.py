@@ -43,7 +43,7 @@ def _env(tmp: Path, sandbox) -> dict[str, str]:
         EINVOICE_API_BASE_URL=sandbox.url,
         EINVOICE_ORG_API_KEY=sandbox.org_key,
         EINVOICE_RETRY_BACKOFF_SECONDS="0.05",
-        JOBS_LEASE_SECONDS="2",
+        JOBS_LEASE_SECONDS="2",  # renewed every third of it while a run is alive
         JOBS_DISPATCH_TIMEOUT_SECONDS="3",
         JOBS_RETRY_BASE_SECONDS="0.1",
         JOBS_RETRY_MAX_SECONDS="0.5",

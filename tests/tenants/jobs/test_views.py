@@ -54,7 +54,7 @@ def test_it_polls_the_job_status_until_the_job_ends(client, otto, on_sandbox):
 
     page = client.get(url).content.decode()
     partial = client.get(url, headers={"HX-Request": "true"}).content.decode()
-    assert 'hx-trigger="every 2s"' in page and f'hx-get="{url}"' in page
+    assert 'hx-trigger="every 1s"' in page and f'hx-get="{url}"' in page
     assert "<html" not in partial and 'id="job-status"' in partial
     assert f'href="{url}"' in partial  # a plain link does the same without JavaScript
 
