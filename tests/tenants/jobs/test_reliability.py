@@ -21,8 +21,8 @@ SCALE = 60
 
 
 def test_it_completes_every_onboarding_through_faults_without_duplicates(on_sandbox, settings):
-    # The sandbox enforces a quota on a clock running 120x (a "minute" lasts half a second);
-    # ours is the same. The hour allows 5000 so that the test does not wait out an hour window.
+    # The sandbox enforces a quota on a clock running 60x (a "minute" lasts one second); ours
+    # is the same. The hour allows 5000 so that the test does not wait out an hour window.
     on_sandbox.configure(time_scale=SCALE, rate_per_minute=100, rate_per_hour=5000)
     settings.RATE_LIMIT_TIME_SCALE = SCALE
     settings.EINVOICE_RATE_PER_HOUR = 5000
