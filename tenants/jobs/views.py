@@ -31,6 +31,20 @@ from tenants.models.jobs import (
     ReconcileReport,
 )
 
+# Each polled page and the partial its htmx polling swaps (the page includes the partial).
+PARTIALS = {
+    "job": "_job_status",
+    "bulk": "_bulk_status",
+    "tenant_rotation": "_rotation_status",
+    "sync": "_sync_report",
+}
+
+
+def _page(request: HttpRequest, name: str, ctx: dict) -> HttpResponse:
+    """The whole page, or for htmx's polling only the part that changes."""
+    template = PARTIALS[name] if request.htmx else name
+    return render(request, f"tenants/jobs/{template}.html", ctx)
+
 
 def tenant_url(tenant: Tenant | None) -> str:
     """The tenant's staff page, when the mirror screens provide one."""
@@ -107,9 +121,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "field_errors": _field_errors(job),
         "tenant_url": tenant_url(job.tenant),
     }
-    if request.htmx:
-        return render(request, "tenants/jobs/_job_status.html", ctx)
-    return render(request, "tenants/jobs/job.html", ctx)
+    return _page(request, "job", ctx)
 
 
 @staff_required
@@ -188,9 +200,7 @@ def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "valid_count": len(batch.valid_rows),
         "invalid_count": len(batch.invalid_rows),
     }
-    if request.htmx:
-        return render(request, "tenants/jobs/_bulk_status.html", ctx)
-    return render(request, "tenants/jobs/bulk.html", ctx)
+    return _page(request, "bulk", ctx)
 
 
 @staff_required
@@ -282,9 +292,7 @@ def tenant_rotation(request: HttpRequest, pk: int) -> HttpResponse:
         "due_at": rotation.due_at(tenant),
         "tenant_url": tenant_url(tenant),
     }
-    if request.htmx:
-        return render(request, "tenants/jobs/_rotation_status.html", ctx)
-    return render(request, "tenants/jobs/tenant_rotation.html", ctx)
+    return _page(request, "tenant_rotation", ctx)
 
 
 @admin_required
@@ -344,9 +352,7 @@ def _sync_items(report: ReconcileReport | None) -> list[dict]:
 def sync(request: HttpRequest) -> HttpResponse:
     report = ReconcileReport.objects.first()
     ctx = {"report": report, "items": _sync_items(report)}
-    if request.htmx:
-        return render(request, "tenants/jobs/_sync_report.html", ctx)
-    return render(request, "tenants/jobs/sync.html", ctx)
+    return _page(request, "sync", ctx)
 
 
 @staff_required
