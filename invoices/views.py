@@ -201,7 +201,7 @@ def _remote_timeline(document: Document) -> tuple[list[Any], str]:
     try:
         return TenantApi(document.tenant).timeline(document.remote_id), ""
     except TenantApiError as exc:
-        return [], str(exc)
+        return [], _error_text(exc, document.tenant)
 
 
 def _render_detail(request: HttpRequest, document: Document, **extra: Any) -> HttpResponse:

@@ -309,3 +309,22 @@ def text_of(response) -> str:
     import re
 
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
+
+
+def test_a_revoked_key_disables_sending_and_says_so_once(carol_client, acme):
+    draft = Document.objects.create(tenant=acme, invoice_id="INV-K1", remote_id="doc_k1")
+    url = reverse("invoices:detail", args=[draft.pk])
+    page = carol_client.get(url).content.decode()
+    assert page.count("Ask your reseller to issue a new key") == 1
+    assert 'id="send-document" disabled' in page and 'id="download-ubl"' not in page
+    # A click from a page opened before the revocation: the banner, not the message twice.
+    page = carol_client.post(reverse("invoices:send", args=[draft.pk]), follow=True)
+    assert page.content.decode().count("Ask your reseller to issue a new key") == 1
+    draft.refresh_from_db()
+    assert draft.state == State.DRAFT
+
+
+def test_the_inbox_has_no_state_filter_of_one_value(carol_client, acme, monkeypatch):
+    monkeypatch.setattr("invoices.services.sync_inbox", lambda tenant, force=False: 0)
+    assert 'name="state"' in carol_client.get(reverse("invoices:documents")).content.decode()
+    assert 'name="state"' not in carol_client.get(reverse("invoices:inbox")).content.decode()
