@@ -180,7 +180,8 @@ EINVOICE_RETRY_BACKOFF_SECONDS = env.float("EINVOICE_RETRY_BACKOFF_SECONDS", def
 
 # Background jobs: at most this many in the broker at once; the rest wait as rows.
 JOBS_MAX_IN_FLIGHT = env.int("JOBS_MAX_IN_FLIGHT", default=4)
-JOBS_LEASE_SECONDS = env.float("JOBS_LEASE_SECONDS", default=300)
+# A running job's lease is renewed by its worker; a dead worker's job is taken over after this.
+JOBS_LEASE_SECONDS = env.float("JOBS_LEASE_SECONDS", default=30)
 JOBS_DISPATCH_TIMEOUT_SECONDS = env.float("JOBS_DISPATCH_TIMEOUT_SECONDS", default=600)
 JOBS_RETRY_BASE_SECONDS = env.float("JOBS_RETRY_BASE_SECONDS", default=5)
 JOBS_RETRY_MAX_SECONDS = env.float("JOBS_RETRY_MAX_SECONDS", default=600)
@@ -210,6 +211,9 @@ if not FIELD_ENCRYPTION_KEYS:
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 _broker_dir = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 if CELERY_BROKER_URL.startswith("filesystem"):
+    # kombu's own filesystem transport can read a half-written message file, lose it and
+    # stop the worker; ours writes under a hidden name and renames into place.
+    CELERY_BROKER_TRANSPORT = "tenants.jobs.broker:Transport"
     for sub in ("queue", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
