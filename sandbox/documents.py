@@ -187,12 +187,6 @@ def new_document(
 # --- The sandbox Peppol network ----------------------------------------------------------------
 
 
-def participant_known(sandbox: Sandbox, peppol_id: str) -> bool:
-    return (
-        peppol_id in OUTSIDE_PARTICIPANTS or sandbox.store.registered_tenant(peppol_id) is not None
-    )
-
-
 def _event_data(doc: Document) -> dict[str, Any]:
     return {
         "document_id": doc.id,
