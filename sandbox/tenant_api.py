@@ -638,10 +638,13 @@ def _in_dates(doc: Document, date_from: datetime | None, date_to: datetime | Non
 def _page(
     docs: list[Document], page: int, page_size: int, sort_by: str, sort_order: str
 ) -> dict[str, Any]:
-    present = [d for d in docs if _sort_value(d, sort_by) is not None]
-    missing = [d for d in docs if _sort_value(d, sort_by) is None]
-    present.sort(key=lambda d: _sort_value(d, sort_by), reverse=sort_order == "desc")
-    ordered = present + sorted(missing, key=lambda d: d.seq, reverse=sort_order == "desc")
+    keyed = [(_sort_value(d, sort_by), d) for d in docs]  # each document's sort key, once
+    present = [(value, d) for value, d in keyed if value is not None]
+    missing = [d for value, d in keyed if value is None]
+    present.sort(key=lambda pair: pair[0], reverse=sort_order == "desc")
+    ordered = [d for _, d in present] + sorted(
+        missing, key=lambda d: d.seq, reverse=sort_order == "desc"
+    )
     total = len(ordered)
     pages = math.ceil(total / page_size)
     chunk = ordered[(page - 1) * page_size : page * page_size]
