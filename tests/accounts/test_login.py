@@ -62,40 +62,34 @@ def test_it_makes_two_factor_mandatory_for_staff_only(client, otto, carol, setti
     assert client.get(reverse("invoices:documents")).status_code == 200
 
 
-def test_it_passes_the_deploy_check_with_production_settings():
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-        "DJANGO_SETTINGS_MODULE": "portal.settings_production",
-        "ENV_FILE": "/dev/null",
-        "SECRET_KEY": "x" * 20 + "production-secret-key-for-the-deploy-check-0123456789",
-        "FIELD_ENCRYPTION_KEYS": "Y2hhbmdlLW1lLWNoYW5nZS1tZS1jaGFuZ2UtbWUtMTI=",
-        "EINVOICE_ORG_API_KEY": "org-key-from-the-environment",
-        "ALLOWED_HOSTS": "portal.example.com",
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+def _manage_in_production(*args: str, without: str = "") -> subprocess.CompletedProcess:
+    """Run manage.py with the production profile, its secrets set (all but `without`),
+    and none of the developer's .env or test-only flags."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "portal.settings_production",
+            "ENV_FILE": "/dev/null",
+            "SECRET_KEY": "x" * 20 + "production-secret-key-for-the-deploy-check-0123456789",
+            "FIELD_ENCRYPTION_KEYS": "Y2hhbmdlLW1lLWNoYW5nZS1tZS1jaGFuZ2UtbWUtMTI=",
+            "EINVOICE_ORG_API_KEY": "org-key-from-the-environment",
+            "ALLOWED_HOSTS": "portal.example.com",
+        }
     )
+    env.pop(without, None)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_it_passes_the_deploy_check_with_production_settings():
+    result = _manage_in_production("check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS"])
 def test_it_refuses_to_start_in_production_without_secrets(missing):
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-        "DJANGO_SETTINGS_MODULE": "portal.settings_production",
-        "ENV_FILE": "/dev/null",
-        "SECRET_KEY": "y" * 60,
-        "FIELD_ENCRYPTION_KEYS": "Y2hhbmdlLW1lLWNoYW5nZS1tZS1jaGFuZ2UtbWUtMTI=",
-        "EINVOICE_ORG_API_KEY": "org-key-from-the-environment",
-    }
-    env.pop(missing)
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    result = _manage_in_production("check", without=missing)
     assert result.returncode != 0
     assert missing in result.stderr
