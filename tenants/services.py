@@ -136,16 +136,23 @@ def suggest_free_name(name: str) -> str:
 
 
 # --- tenants --------------------------------------------------------------------------
-def mirror_tenant(remote: dict) -> Tenant:
-    """Insert or update the mirror row of a tenant from an Admin API answer."""
+def remote_values(remote: dict) -> dict[str, Any]:
+    """The mirrored fields of a tenant as an Admin API answer gives them."""
     peppol_ids = remote.get("peppol_ids") or []
-    values: dict[str, Any] = {
+    return {
         "name": remote.get("name") or "",
         "description": remote.get("description") or "",
         "company_number": remote.get("company_number") or "",
         "company_tax_id": remote.get("company_tax_id") or "",
         "peppol_id": peppol_ids[0] if peppol_ids else "",
         "is_deleted": bool(remote.get("is_deleted", False)),
+    }
+
+
+def mirror_tenant(remote: dict) -> Tenant:
+    """Insert or update the mirror row of a tenant from an Admin API answer."""
+    values: dict[str, Any] = {
+        **remote_values(remote),
         "remote_created_at": _dt(remote.get("created_at")),
         "remote_updated_at": _dt(remote.get("updated_at")),
         "last_synced_at": timezone.now(),

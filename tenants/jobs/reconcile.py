@@ -11,7 +11,6 @@ calls (one when there are none); every call goes through the shared limiter. Dri
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -66,18 +65,6 @@ def start(*, user=None) -> ReconcileReport:
     return report
 
 
-def _remote_values(remote: dict) -> dict[str, Any]:
-    ids = remote.get("peppol_ids") or []
-    return {
-        "name": remote.get("name") or "",
-        "description": remote.get("description") or "",
-        "company_number": remote.get("company_number") or "",
-        "company_tax_id": remote.get("company_tax_id") or "",
-        "peppol_id": ids[0] if ids else "",
-        "is_deleted": bool(remote.get("is_deleted", False)),
-    }
-
-
 def fetch_remote() -> tuple[dict[str, dict], int]:
     """Every remote tenant by id, and the number of calls it took."""
     remote: dict[str, dict] = {}
@@ -97,7 +84,7 @@ def compare(remote: dict[str, dict]) -> tuple[list[dict], int]:
     items: list[dict] = []
     local = {t.remote_id: t for t in Tenant.objects.all()}
     for remote_id, r in remote.items():
-        values = _remote_values(r)
+        values = services.remote_values(r)
         tenant = local.get(remote_id)
         if tenant is None:
             if not values["is_deleted"]:
