@@ -120,20 +120,18 @@ def _record_and_apply(
         reason = services.failure_reason(TenantApi(tenant), document_id)
     try:
         with transaction.atomic():
+            outcome = _apply(tenant, event_type, occurred, document_id, reason, remote)[:200]
             WebhookEvent.objects.create(
                 mailbox=mailbox,
                 event_id=event_id,
                 event_type=event_type,
                 occurred_at=occurred,
                 document_remote_id=document_id,
-                outcome=_apply(tenant, event_type, occurred, document_id, reason, remote)[:200],
+                outcome=outcome,
             )
     except IntegrityError:
         return Outcome(200, "duplicate ignored")
-    outcome = WebhookEvent.objects.filter(mailbox=mailbox, event_id=event_id).values_list(
-        "outcome", flat=True
-    )
-    return Outcome(200, outcome.first() or "")
+    return Outcome(200, outcome)
 
 
 def _apply(tenant, event_type: str, occurred, document_id: str, reason: str, remote) -> str:
