@@ -422,10 +422,7 @@ def send(document: Document, user=None, *, claimed: bool = False) -> Document:
 
     `claimed`: the document was created claimed by this caller (`create_draft(claim_send=True)`).
     """
-    if document.direction != Direction.OUTBOUND or document.state not in (
-        State.DRAFT,
-        State.FAILED,
-    ):
+    if not (document.can_send or document.can_resend):
         raise NotSendable(_("Only drafts and failed documents can be sent."))
     if not claimed and not _claim_send(document):
         raise NotSendable(_("This document is already being sent."))
