@@ -1,5 +1,6 @@
 """Portal users and their roles."""
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -22,6 +23,10 @@ class User(AbstractUser):
         on_delete=models.PROTECT,
         related_name="users",
         verbose_name=_("tenant"),
+    )
+    # The language of the emails this user gets (invitations, resets, notices).
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )
 
     class Meta:

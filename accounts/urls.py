@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from accounts import views
+from accounts import password_views, views
 
 urlpatterns = [
     path(
@@ -26,6 +26,19 @@ urlpatterns = [
             template_name="accounts/password_change_done.html"
         ),
         name="password_change_done",
+    ),
+    path("password/forgot/", password_views.forgot_password, name="password_reset"),
+    path("password/forgot/sent/", password_views.reset_sent, name="password_reset_sent"),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        password_views.ResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("password/reset/done/", password_views.reset_complete, name="password_reset_complete"),
+    path(
+        "invitation/<uidb64>/<token>/",
+        password_views.InvitationAcceptView.as_view(),
+        name="invitation_accept",
     ),
     path("two-factor/setup/", views.otp_setup, name="otp_setup"),
     path("two-factor/verify/", views.otp_verify, name="otp_verify"),

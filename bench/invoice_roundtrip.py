@@ -98,9 +98,9 @@ def editor_body(number: str, action: str) -> dict[str, str]:
 
 
 def editor_input(number: str, tenant):
-    """The editor's cleaned data for this body, as the view hands it to invoices.services."""
+    """The editor's cleaned data for this body, as the view hands it to invoices.outbound."""
     from invoices.forms import AdjustmentFormSet, DocumentForm, LineFormSet
-    from invoices.services import EditorInput
+    from invoices.payload import EditorInput
 
     body = editor_body(number, "validate")
     form = DocumentForm(body, tenant=tenant)
@@ -112,7 +112,7 @@ def editor_input(number: str, tenant):
 
 def payload_for(number: str, tenant) -> dict:
     """The exact JSON the portal sends for this editor body (so "direct" does the same work)."""
-    from invoices.services import build_payload, totals_for
+    from invoices.payload import build_payload, totals_for
 
     data = editor_input(number, tenant)
     payload, _index = build_payload(data, totals_for(data))
@@ -128,7 +128,7 @@ def run(iterations: int, latency_ms: int, sandbox, key: str, tenant, client, use
     import httpx
     from e_invoice_api import EInvoice
 
-    from invoices import services
+    from invoices import outbound as services
 
     if latency_ms:
         sandbox.set_faults(latency_ms=latency_ms, paths=["/api/*"])

@@ -35,3 +35,13 @@ def bench_settings(tmp: Path, repo: Path, env: dict[str, str], *lines: str) -> N
     env["DJANGO_SETTINGS_MODULE"] = "bench_settings"
     env["PYTHONPATH"] = os.pathsep.join([str(tmp), str(repo)])
     sys.path.insert(0, str(tmp))
+
+
+def busiest_window(times: list[float], span: float) -> int:
+    """The most of `times` (sorted) that fall in any window of `span` seconds."""
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while times[start] <= t - span:
+            start += 1
+        best = max(best, end - start + 1)
+    return best

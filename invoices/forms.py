@@ -13,14 +13,12 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.forms import BaseFormSet, formset_factory
-from django.forms.utils import flatatt
+from django.forms import BaseFormSet, BoundField, formset_factory
+from django.forms.renderers import TemplatesSetting
 from django.utils import timezone
 from django.utils.formats import number_format
-from django.utils.html import conditional_escape, escape, format_html
-from django.utils.safestring import mark_safe
-from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
@@ -59,143 +57,145 @@ CURRENCY_CHOICES = [
 COMMON_VAT_RATES = ["21", "12", "6", "0", "9", "17", "14", "8", "3", "19", "20"]
 
 
-# --- Widgets rendered in Python -----------------------------------------------------------------
-# Django renders every widget (and every <option>) through a template; the editor has about
-# fifty of them, which made its render the largest cost of a "Check" click. These render the
-# same HTML directly.
-class FastInputMixin:
-    def render(self, name, value, attrs=None, renderer=None):  # noqa: ANN001, ANN201
-        final = self.build_attrs(self.attrs, attrs)
-        final["type"] = self.input_type
-        final["name"] = name
-        shown = self.format_value(value)
-        if shown is not None:
-            final["value"] = shown
-        return format_html("<input{}>", flatatt(final))
+# --- Widgets ---------------------------------------------------------------------------------
+# Rendered by the project's template engine from templates/invoices/widgets/ (Django's own
+# form engine sees only app templates). The select writes its <option>s in one loop instead of
+# one template per option: the editor has up to 200 lines with a unit select each.
+RENDERER = TemplatesSetting()
 
 
-class FastTextInput(FastInputMixin, forms.TextInput):
-    pass
+class TextInput(forms.TextInput):
+    template_name = "invoices/widgets/input.html"
 
 
-class FastEmailInput(FastInputMixin, forms.EmailInput):
-    pass
+class EmailInput(forms.EmailInput):
+    template_name = "invoices/widgets/input.html"
 
 
-class FastDateInput(FastInputMixin, forms.DateInput):
-    pass
+class DateInput(forms.DateInput):
+    template_name = "invoices/widgets/input.html"
 
 
-class FastTextarea(forms.Textarea):
-    def render(self, name, value, attrs=None, renderer=None):  # noqa: ANN001, ANN201
-        final = self.build_attrs(self.attrs, attrs)
-        final["name"] = name
-        return format_html(
-            "<textarea{}>\n{}</textarea>", flatatt(final), self.format_value(value) or ""
-        )
+class Textarea(forms.Textarea):
+    template_name = "invoices/widgets/textarea.html"
 
 
-_OPTIONS: dict[tuple, list[tuple[str, str]]] = {}
+class Select(forms.Select):
+    template_name = "invoices/widgets/select.html"
+
+    def get_context(self, name: str, value: Any, attrs: dict | None) -> dict[str, Any]:
+        # Widget's context, not ChoiceWidget's: its optgroups are what the loop replaces.
+        context = forms.Widget.get_context(self, name, value, attrs)
+        selected = set(context["widget"]["value"])
+        context["widget"]["options"] = [
+            (str(v), label, str(v) in selected) for v, label in self.choices
+        ]
+        return context
 
 
-class FastSelect(forms.Select):
-    def _options(self) -> list[tuple[str, str]]:
-        """(value, escaped label) pairs; fixed choice lists are escaped once per language."""
-        if not isinstance(self.choices, list | tuple):  # a queryset: different every time
-            return [(str(v), conditional_escape(label)) for v, label in self.choices]
-        key = (get_language(), tuple(str(v) for v, _label in self.choices))
-        if key not in _OPTIONS:
-            _OPTIONS[key] = [(str(v), conditional_escape(label)) for v, label in self.choices]
-        return _OPTIONS[key]
+class EditorBoundField(BoundField):
+    """An input marked invalid (aria-invalid, described by its errors) only while its errors
+    are on the page: a line just added is blank, hence invalid, before anything was checked.
+    The template tags set `errors_shown`."""
 
-    def render(self, name, value, attrs=None, renderer=None):  # noqa: ANN001, ANN201
-        final = self.build_attrs(self.attrs, attrs)
-        final["name"] = name
-        selected = set(self.format_value(value))
-        options = "".join(
-            f'<option value="{escape(v)}"{" selected" if v in selected else ""}>{label}</option>'
-            for v, label in self._options()
-        )
-        return format_html("<select{}>{}</select>", flatatt(final), mark_safe(options))  # noqa: S308
+    errors_shown = True
+
+    def build_widget_attrs(self, attrs: dict, widget: Any = None) -> dict:
+        attrs = super().build_widget_attrs(attrs, widget)
+        if not self.errors_shown:
+            attrs.pop("aria-invalid", None)
+        return attrs
+
+    @property
+    def aria_describedby(self) -> str | None:
+        described = super().aria_describedby
+        if described and not self.errors_shown:
+            described = " ".join(i for i in described.split() if i != f"{self.auto_id}_error")
+        return described
+
+
+class EditorForm(forms.Form):
+    default_renderer = RENDERER
+    bound_field_class = EditorBoundField
 
 
 INVOICE_NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/\-#]{0,63}$")
 PEPPOL_ID_RE = re.compile(r"^\d{4}:[A-Za-z0-9][A-Za-z0-9._\-]{0,59}$")
 
 
-def _text(label: str, max_length: int, *, required: bool = False, **kw: Any) -> forms.CharField:
-    kw.setdefault("widget", FastTextInput)
+def _text(
+    label: str, max_length: int, *, required_message: Any = None, **kw: Any
+) -> forms.CharField:
+    """A text input; required when `required_message` says what to do when it is left empty."""
+    kw.setdefault("widget", TextInput)
+    required = required_message is not None
+    if required:
+        kw["error_messages"] = {"required": required_message}
     return forms.CharField(label=label, max_length=max_length, required=required, **kw)
 
 
-class DocumentForm(forms.Form):
+def _choice(label: str, choices: Any, **kw: Any) -> forms.ChoiceField:
+    return forms.ChoiceField(label=label, choices=choices, widget=Select, **kw)
+
+
+class DocumentForm(EditorForm):
     """The document header: numbers and dates, seller, buyer, payment."""
 
-    invoice_id = forms.CharField(
-        label=gettext_lazy("Number"),
-        max_length=64,
-        widget=FastTextInput,
-        error_messages={"required": gettext_lazy("Give the document a number.")},
+    invoice_id = _text(
+        gettext_lazy("Number"),
+        64,
+        required_message=gettext_lazy("Give the document a number."),
         help_text=gettext_lazy("Unique within your documents, e.g. INV-2025-001."),
     )
     invoice_date = forms.DateField(
         label=gettext_lazy("Date"),
-        widget=FastDateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"required": gettext_lazy("Give the document's date.")},
     )
     due_date = forms.DateField(
         label=gettext_lazy("Due date"),
         required=False,
-        widget=FastDateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    currency = forms.ChoiceField(
-        label=gettext_lazy("Currency"), choices=CURRENCY_CHOICES, widget=FastSelect
-    )
+    currency = _choice(gettext_lazy("Currency"), CURRENCY_CHOICES)
     purchase_order = _text(gettext_lazy("Purchase order"), 100)
     corrects = forms.ModelChoiceField(
         label=gettext_lazy("Corrected invoice"),
         queryset=Document.objects.none(),
         required=False,
-        widget=FastSelect,
+        widget=Select,
         help_text=gettext_lazy("The sent invoice this credit note corrects."),
     )
 
     vendor_name = _text(
         gettext_lazy("Seller name"),
         200,
-        required=True,
-        error_messages={"required": gettext_lazy("Give your company's name.")},
+        required_message=gettext_lazy("Give your company's name."),
     )
     vendor_tax_id = _text(
         gettext_lazy("Seller VAT number"),
         32,
-        required=True,
-        error_messages={"required": gettext_lazy("Give your VAT number, e.g. BE0403170701.")},
+        required_message=gettext_lazy("Give your VAT number, e.g. BE0403170701."),
     )
     vendor_company_id = _text(gettext_lazy("Seller company number"), 32)
-    vendor_address = _text(
-        gettext_lazy("Seller address"), 500, widget=FastTextarea(attrs={"rows": 2})
-    )
+    vendor_address = _text(gettext_lazy("Seller address"), 500, widget=Textarea(attrs={"rows": 2}))
     vendor_email = forms.EmailField(
-        label=gettext_lazy("Seller email"), required=False, widget=FastEmailInput
+        label=gettext_lazy("Seller email"), required=False, widget=EmailInput
     )
 
     customer_name = _text(
         gettext_lazy("Buyer name"),
         200,
-        required=True,
-        error_messages={"required": gettext_lazy("Give the buyer's name.")},
+        required_message=gettext_lazy("Give the buyer's name."),
     )
     customer_tax_id = _text(
         gettext_lazy("Buyer VAT number"),
         32,
         help_text=gettext_lazy("With its country code, e.g. BE0403170701."),
     )
-    customer_address = _text(
-        gettext_lazy("Buyer address"), 500, widget=FastTextarea(attrs={"rows": 2})
-    )
+    customer_address = _text(gettext_lazy("Buyer address"), 500, widget=Textarea(attrs={"rows": 2}))
     customer_email = forms.EmailField(
-        label=gettext_lazy("Buyer email"), required=False, widget=FastEmailInput
+        label=gettext_lazy("Buyer email"), required=False, widget=EmailInput
     )
     customer_peppol_id = _text(
         gettext_lazy("Buyer Peppol ID"),
@@ -207,7 +207,7 @@ class DocumentForm(forms.Form):
     iban = _text(gettext_lazy("IBAN"), 42)
     bic = _text(gettext_lazy("BIC"), 14)
     payment_reference = _text(gettext_lazy("Payment reference"), 100)
-    note = _text(gettext_lazy("Note"), 2000, widget=FastTextarea(attrs={"rows": 2}))
+    note = _text(gettext_lazy("Note"), 2000, widget=Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, tenant=None, document_type: str = DocumentType.INVOICE, **kw):
         super().__init__(*args, **kw)
@@ -340,7 +340,7 @@ def _decimal_field(
         validators=validators,
         localize=False,
         percent=percent,
-        widget=FastTextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        widget=TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
         error_messages={
             "required": required_message,
             "invalid": gettext_lazy("Write the VAT rate as a number, e.g. 21 or 6.")
@@ -367,12 +367,11 @@ def _vat_rate_field() -> AmountField:
     return rate
 
 
-class LineForm(forms.Form):
-    description = forms.CharField(
-        label=gettext_lazy("Description"),
-        max_length=500,
-        widget=FastTextInput,
-        error_messages={"required": gettext_lazy("Say what this line is for.")},
+class LineForm(EditorForm):
+    description = _text(
+        gettext_lazy("Description"),
+        500,
+        required_message=gettext_lazy("Say what this line is for."),
     )
     quantity = _decimal_field(
         gettext_lazy("Quantity"),
@@ -380,9 +379,7 @@ class LineForm(forms.Form):
         min_value=Decimal("0.0001"),
         required_message=gettext_lazy("Give a quantity."),
     )
-    unit = forms.ChoiceField(
-        label=gettext_lazy("Unit"), choices=UNIT_CHOICES, initial="C62", widget=FastSelect
-    )
+    unit = _choice(gettext_lazy("Unit"), UNIT_CHOICES, initial="C62")
     unit_price = _decimal_field(
         gettext_lazy("Unit price"),
         places=4,
@@ -392,17 +389,14 @@ class LineForm(forms.Form):
     tax_rate = _vat_rate_field()
 
 
-class AdjustmentForm(forms.Form):
+class AdjustmentForm(EditorForm):
     """A document-level allowance (discount) or charge (surcharge)."""
 
-    kind = forms.ChoiceField(
-        label=gettext_lazy("Kind"), choices=AllowanceCharge.Kind.choices, widget=FastSelect
-    )
-    reason = forms.CharField(
-        label=gettext_lazy("Reason"),
-        max_length=200,
-        widget=FastTextInput,
-        error_messages={"required": gettext_lazy("Say why, e.g. loyalty discount.")},
+    kind = _choice(gettext_lazy("Kind"), AllowanceCharge.Kind.choices)
+    reason = _text(
+        gettext_lazy("Reason"),
+        200,
+        required_message=gettext_lazy("Say why, e.g. loyalty discount."),
     )
     amount = _decimal_field(
         gettext_lazy("Amount"),
@@ -437,6 +431,7 @@ LineFormSet = formset_factory(
     max_num=MAX_LINES,
     validate_max=True,
     absolute_max=MAX_LINES,
+    renderer=RENDERER,
 )
 AdjustmentFormSet = formset_factory(
     AdjustmentForm,
@@ -445,6 +440,7 @@ AdjustmentFormSet = formset_factory(
     max_num=MAX_ADJUSTMENTS,
     validate_max=True,
     absolute_max=MAX_ADJUSTMENTS,
+    renderer=RENDERER,
 )
 
 LINES_PREFIX = "lines"

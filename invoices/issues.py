@@ -66,7 +66,7 @@ _SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)")
 _NS_PREDICATE = re.compile(r"\[namespace-uri\(\)\s*=\s*'[^']*'\]")
 _XPATH_STEP = re.compile(r"^(?:[A-Za-z*]+:)?([A-Za-z@][A-Za-z0-9_\-]*)(?:\[(\d+)\])?$")
 
-PARTY_FIELDS = {
+PARTY_ELEMENTS = {
     # element inside a party → suffix of our field (vendor_/customer_)
     "EndpointID": "peppol_id",
     "CompanyID": "tax_id",
@@ -280,25 +280,11 @@ def _json_target(location: str, adjustment_index: dict[tuple[str, int], int]) ->
     if not parts:
         return None
     head, indexes = parts[0]
-    rest = parts[1:]
-    if head == "items":
-        if not indexes:
-            return ("field", "lines")
-        name = rest[0][0] if rest else LINE
-        if name in LINE_FIELDS:
-            return ("line", indexes[0], name)
-        return ("line", indexes[0], LINE_ALIASES.get(name, LINE))
-    if head in ("allowances", "charges"):
-        if not indexes:
-            return ("field", "adjustments")
-        row = adjustment_index.get((head, indexes[0]))
-        if row is None:
-            return None
-        name = rest[0][0] if rest else ""
-        return ("adjustment", row, ADJUSTMENT_FIELDS.get(name, LINE))
+    name = parts[1][0] if len(parts) > 1 else None
+    if head in ("items", "allowances", "charges"):
+        return _json_row_target(head, indexes, name, adjustment_index)
     if head == "payment_details":
-        name = rest[0][0] if rest else "iban"
-        return ("field", HEADER_ALIASES.get(name, "iban"))
+        return ("field", HEADER_ALIASES.get(name or "iban", "iban"))
     if head in TOTAL_KEYS:
         return ("totals",)
     if head in HEADER_FIELDS:
@@ -306,6 +292,23 @@ def _json_target(location: str, adjustment_index: dict[tuple[str, int], int]) ->
     if head in HEADER_ALIASES:
         return ("field", HEADER_ALIASES[head])
     return None
+
+
+def _json_row_target(
+    head: str, indexes: list[int], name: str | None, adjustment_index: dict[tuple[str, int], int]
+) -> Target:
+    """items[i].name, allowances[j].name, charges[k].name: the input of that row."""
+    if head == "items":
+        if not indexes:
+            return ("field", "lines")
+        name = name or LINE
+        return ("line", indexes[0], name if name in LINE_FIELDS else LINE_ALIASES.get(name, LINE))
+    if not indexes:
+        return ("field", "adjustments")
+    row = adjustment_index.get((head, indexes[0]))
+    if row is None:
+        return None
+    return ("adjustment", row, ADJUSTMENT_FIELDS.get(name or "", LINE))
 
 
 def _xpath_steps(location: str) -> list[tuple[str, int | None]] | None:
@@ -321,6 +324,49 @@ def _xpath_steps(location: str) -> list[tuple[str, int | None]] | None:
     return steps
 
 
+def _last(names: list[str], table: dict[str, str]) -> str | None:
+    """The input of the innermost element that `table` knows."""
+    return next((table[name] for name in reversed(names) if name in table), None)
+
+
+def _xpath_line(line: int, names: list[str]) -> Target:
+    return ("line", line, _last(names, LINE_ELEMENTS) or LINE)
+
+
+def _xpath_adjustment(row: int, names: list[str]) -> Target:
+    for name in reversed(names):
+        if name in ("Amount", "BaseAmount", "MultiplierFactorNumeric"):
+            return ("adjustment", row, "amount")
+        if name in ("Percent", "TaxCategory"):
+            return ("adjustment", row, "tax_rate")
+        if name.startswith("AllowanceChargeReason"):
+            return ("adjustment", row, "reason")
+    return ("adjustment", row, LINE)
+
+
+def _xpath_party(first: str, names: list[str]) -> Target:
+    prefix = "vendor_" if first == "AccountingSupplierParty" else "customer_"
+    if "PartyLegalEntity" in names and "CompanyID" in names:
+        return ("field", prefix + "company_id" if prefix == "vendor_" else "customer_tax_id")
+    suffix = _last(names[1:], PARTY_ELEMENTS)
+    if suffix is None:
+        return ("field", prefix + "name")
+    if suffix == "peppol_id" and prefix == "vendor_":
+        suffix = "tax_id"  # the seller's endpoint is derived from its VAT number
+    return ("field", prefix + suffix)
+
+
+def _xpath_payment(names: list[str]) -> Target:
+    for element, name in (
+        ("FinancialInstitutionBranch", "bic"),
+        ("PaymentID", "payment_reference"),
+        ("PaymentDueDate", "due_date"),
+    ):
+        if element in names:
+            return ("field", name)
+    return ("field", "iban")
+
+
 def _xpath_target(location: str) -> Target:
     steps = _xpath_steps(location)
     if not steps or steps[0][0] not in ("Invoice", "CreditNote"):
@@ -331,43 +377,16 @@ def _xpath_target(location: str) -> Target:
     names = [name for name, _index in steps]
     first, index = steps[0]
     if first in ("InvoiceLine", "CreditNoteLine"):
-        line = (index or 1) - 1
-        for name in reversed(names[1:]):
-            if name in LINE_ELEMENTS:
-                return ("line", line, LINE_ELEMENTS[name])
-        return ("line", line, LINE)
+        return _xpath_line((index or 1) - 1, names[1:])
     if first == "AllowanceCharge":
-        row = (index or 1) - 1
-        for name in reversed(names[1:]):
-            if name in ("Amount", "BaseAmount", "MultiplierFactorNumeric"):
-                return ("adjustment", row, "amount")
-            if name in ("Percent", "TaxCategory"):
-                return ("adjustment", row, "tax_rate")
-            if name.startswith("AllowanceChargeReason"):
-                return ("adjustment", row, "reason")
-        return ("adjustment", row, LINE)
+        return _xpath_adjustment((index or 1) - 1, names[1:])
     if first in ("AccountingSupplierParty", "AccountingCustomerParty"):
-        prefix = "vendor_" if first == "AccountingSupplierParty" else "customer_"
-        if "PartyLegalEntity" in names and "CompanyID" in names:
-            return ("field", prefix + "company_id" if prefix == "vendor_" else "customer_tax_id")
-        for name in reversed(names[1:]):
-            if name in PARTY_FIELDS:
-                suffix = PARTY_FIELDS[name]
-                if suffix == "peppol_id" and prefix == "vendor_":
-                    suffix = "tax_id"  # the seller's endpoint is derived from its VAT number
-                return ("field", prefix + suffix)
-        return ("field", prefix + "name")
+        return _xpath_party(first, names)
     if first in TOTAL_ELEMENTS:
         return ("totals",)
+    if first == "PaymentMeans":
+        return _xpath_payment(names)
     if first in HEADER_ELEMENTS:
-        if first == "PaymentMeans":
-            if "FinancialInstitutionBranch" in names:
-                return ("field", "bic")
-            if "PaymentID" in names:
-                return ("field", "payment_reference")
-            if "PaymentDueDate" in names:
-                return ("field", "due_date")
-            return ("field", "iban")
         return ("field", HEADER_ELEMENTS[first])
     return None
 

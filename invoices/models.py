@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tenants import crypto
+from core import crypto
 from tenants.models import Tenant
 
 
@@ -102,6 +102,16 @@ class Document(models.Model):
         verbose_name=_("corrected invoice"),
     )
     billing_reference = models.CharField(_("corrected invoice number"), max_length=64, blank=True)
+    # "Send again" of a FAILED document: a new document, same number and content (FAILED is
+    # final at e-invoice.be: a non-draft cannot be sent again).
+    replaces = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.RESTRICT,
+        related_name="replaced_by",
+        verbose_name=_("replaces"),
+    )
 
     line_total = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0.00"))
     allowance_total = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0.00"))
@@ -120,6 +130,12 @@ class Document(models.Model):
     sending_since = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
+    # The timeline at e-invoice.be as last read, and when (before the read): the detail page
+    # reads it again only after a webhook or a poll changed or checked the document.
+    remote_timeline = models.JSONField(default=list, blank=True)
+    remote_timeline_at = models.DateTimeField(null=True, blank=True)
+    # When the poller checks a document in TRANSIT next (backs off the longer it lasts).
+    next_poll_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -129,10 +145,11 @@ class Document(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            # Refused before any API call: one number per tenant for what it sends.
+            # Refused before any API call: one number per tenant for what it sends (a
+            # replacement of a failed document keeps the number; each is replaced once).
             models.UniqueConstraint(
                 fields=["tenant", "invoice_id"],
-                condition=Q(direction="OUTBOUND"),
+                condition=Q(direction="OUTBOUND", replaces__isnull=True),
                 name="one_outbound_number_per_tenant",
             ),
             models.UniqueConstraint(
@@ -144,7 +161,11 @@ class Document(models.Model):
         indexes = [
             models.Index(fields=["tenant", "direction", "state"]),
             models.Index(fields=["tenant", "invoice_date"]),
-            models.Index(fields=["state", "last_polled_at"]),
+            models.Index(fields=["state", "next_poll_at"]),
+            # The documents list's order (core.paging seeks along it).
+            models.Index(
+                fields=["tenant", "direction", "-created_at", "-id"], name="document_list"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -172,28 +193,56 @@ class Document(models.Model):
         )
 
     @property
+    def transit_seconds(self) -> float:
+        return (timezone.now() - self.state_changed_at).total_seconds()
+
+    @property
+    def poll_seconds(self) -> int:
+        """How often an open page asks for this document's state: often while the network
+        usually answers, then less (its retries can take up to 24 h)."""
+        return 3 if self.transit_seconds < 120 else 30
+
+    @property
+    def replacement(self) -> Document | None:
+        """The document that sent this failed one again, if any."""
+        try:
+            return self.replaced_by
+        except Document.DoesNotExist:
+            return None
+
+    @property
     def can_resend(self) -> bool:
-        return self.direction == Direction.OUTBOUND and self.state == State.FAILED
+        return (
+            self.direction == Direction.OUTBOUND
+            and self.state == State.FAILED
+            and self.replacement is None
+        )
 
 
-class DocumentLine(models.Model):
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="lines")
+class DocumentRow(models.Model):
+    """What a line and an allowance/charge have in common: a place, an amount, a VAT rate."""
+
     position = models.PositiveIntegerField()
+    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2)
+    tax_rate = models.DecimalField(_("VAT rate"), max_digits=5, decimal_places=2)
+
+    class Meta:
+        abstract = True
+        ordering = ["position"]
+
+
+class DocumentLine(DocumentRow):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="lines")
     description = models.CharField(_("description"), max_length=500, blank=True)
     quantity = models.DecimalField(_("quantity"), max_digits=16, decimal_places=4)
     unit = models.CharField(_("unit"), max_length=3, default="C62")
     unit_price = models.DecimalField(_("unit price"), max_digits=16, decimal_places=4)
-    tax_rate = models.DecimalField(_("VAT rate"), max_digits=5, decimal_places=2)
-    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2)
-
-    class Meta:
-        ordering = ["position"]
 
     def __str__(self) -> str:
         return f"{self.position}. {self.description}"
 
 
-class AllowanceCharge(models.Model):
+class AllowanceCharge(DocumentRow):
     class Kind(models.TextChoices):
         ALLOWANCE = "allowance", _("Allowance (discount)")
         CHARGE = "charge", _("Charge (surcharge)")
@@ -201,14 +250,8 @@ class AllowanceCharge(models.Model):
     document = models.ForeignKey(
         Document, on_delete=models.CASCADE, related_name="allowances_charges"
     )
-    position = models.PositiveIntegerField()
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
-    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2)
-    tax_rate = models.DecimalField(_("VAT rate"), max_digits=5, decimal_places=2)
-
-    class Meta:
-        ordering = ["position"]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount}"
@@ -229,6 +272,10 @@ class DocumentEvent(models.Model):
     message = models.TextField(blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Another document the line is about (a failed one and the one that sent it again).
+    link = models.ForeignKey(
+        Document, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:

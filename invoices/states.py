@@ -1,4 +1,7 @@
-"""Document states only move forward: DRAFT → TRANSIT → SENT/FAILED, FAILED → TRANSIT on resend.
+"""Document states only move forward: DRAFT → TRANSIT → SENT/FAILED; SENT and FAILED are final.
+
+FAILED is final at e-invoice.be too (it retries delivery itself for up to 24 h first): "send
+again" makes a new document (`outbound.send_again`), it never moves a FAILED one.
 
 Every change is one conditional UPDATE (the allowed previous states and "not older than the
 current state" are in the WHERE clause), so concurrent webhooks, polls and clicks cannot move a
@@ -17,13 +20,11 @@ from django.utils import timezone
 
 from invoices.models import Document, DocumentEvent, State
 
-# Which states each state may be reached from (without a resend).
+# Which states each state may be reached from.
 _FROM: dict[str, tuple[str, ...]] = {
     State.DRAFT: (),
     State.TRANSIT: (State.DRAFT,),
-    # FAILED → SENT only happens after a resend whose TRANSIT we missed; the time guard below
-    # keeps a late success of nothing from overriding a newer failure.
-    State.SENT: (State.DRAFT, State.TRANSIT, State.FAILED),
+    State.SENT: (State.DRAFT, State.TRANSIT),
     State.FAILED: (State.DRAFT, State.TRANSIT),
     State.RECEIVED: (),
 }
@@ -31,14 +32,11 @@ _FROM: dict[str, tuple[str, ...]] = {
 
 def clock_skew() -> timedelta:
     """Tolerance between the API's clock (millisecond timestamps) and ours."""
-    return timedelta(seconds=float(getattr(settings, "INVOICES_CLOCK_SKEW_SECONDS", 1.0)))
+    return timedelta(seconds=settings.INVOICES_CLOCK_SKEW_SECONDS)
 
 
-def allowed_from(new_state: str, *, resend: bool = False) -> tuple[str, ...]:
-    previous = _FROM.get(new_state, ())
-    if resend and new_state == State.TRANSIT:
-        previous = (*previous, State.FAILED)
-    return previous
+def allowed_from(new_state: str) -> tuple[str, ...]:
+    return _FROM.get(new_state, ())
 
 
 def advance(
@@ -49,7 +47,6 @@ def advance(
     source: str,
     message: str = "",
     failure_reason: str | None = None,
-    resend: bool = False,
     actor=None,
 ) -> bool:
     """Move `document` to `new_state` if that is forward and `at` is not older than its state.
@@ -59,7 +56,7 @@ def advance(
     """
     if new_state == document.state and not failure_reason:
         return False
-    previous = allowed_from(new_state, resend=resend)
+    previous = allowed_from(new_state)
     if not previous:
         return False
     updates: dict[str, object] = {
@@ -103,12 +100,16 @@ def advance(
     return False
 
 
-def note(document: Document, message: str, *, source: str, actor=None) -> None:
-    """A timeline line that does not change the state (e.g. an error the user should see)."""
+def note(
+    document: Document, message: str, *, source: str, actor=None, link: Document | None = None
+) -> None:
+    """A timeline line that does not change the state (e.g. an error the user should see);
+    `link`: another document it is about, linked from the line."""
     DocumentEvent.objects.create(
         document_id=document.pk,
         source=source,
         state=document.state,
         message=message[:2000],
         actor=actor,
+        link=link,
     )

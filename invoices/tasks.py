@@ -15,9 +15,9 @@ import logging
 
 from celery import shared_task
 
-from invoices import services
+from einvoice.errors import ApiError
+from invoices import inbound, mailbox, outbound
 from invoices.models import Mailbox
-from invoices.tenant_api import TenantApiError
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +29,13 @@ def poll_documents() -> dict[str, int]:
     Each document and each inbox is claimed with a conditional UPDATE first, so overlapping
     runs (or a run next to a page load) never read the same thing twice.
     """
-    polled = services.poll_transit()
+    # Webhooks first: a tenant whose key the portal now holds gets its notifications.
+    mailbox.setup_due()
+    polled = outbound.poll_transit()
     received = 0
-    for mailbox in Mailbox.objects.select_related("tenant").filter(tenant__is_deleted=False):
+    for box in Mailbox.objects.select_related("tenant").filter(tenant__is_deleted=False):
         try:
-            received += services.sync_inbox(mailbox.tenant)
-        except TenantApiError as exc:
-            log.info("inbox of tenant %s not pulled: %s", mailbox.tenant_id, exc)
+            received += inbound.sync_inbox(box.tenant)
+        except ApiError as exc:
+            log.info("inbox of tenant %s not pulled: %s", box.tenant_id, exc)
     return {"polled": polled, "received": received}

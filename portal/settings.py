@@ -13,31 +13,29 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from portal.envvars import (
+    env_bool,
+    env_db,
+    env_float,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
-env = environ.Env()
 # A local .env (written by bin/setup) fills in what the real environment leaves unset.
-environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
+environ.Env.read_env(env_str("ENV_FILE", str(BASE_DIR / ".env")), overwrite=False)
 
 
-def env_secret(name: str, default: str = "") -> str:
-    """Read a secret from NAME or from the file named by NAME_FILE (Docker secrets)."""
-    path = env.str(f"{name}_FILE", default="")
-    if path:
-        try:
-            return Path(path).read_text().strip()
-        except OSError as e:
-            raise ImproperlyConfigured(f"{name}_FILE points at an unreadable file: {path}") from e
-    return env.str(name, default=default)
-
-
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_secret("SECRET_KEY", "dev-only-insecure-secret-key-change-me")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # Absolute URL of this portal, used in emails (reveal links) and as the webhook endpoint.
-PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -52,6 +50,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "csp",
+    "core",
     "accounts",
     "tenants",
     "invoices",
@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "core.error_pages.ErrorPagesMiddleware",
     # Last, so that it sees failed logins raised by the views above.
     "axes.middleware.AxesMiddleware",
 ]
@@ -95,8 +97,12 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
+    "default": env_db("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
 }
+# A worker runs thousands of short tasks: each process keeps its connection this long
+# (checked before reuse) instead of opening one per task. 0 = one per request or task.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 300)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one SQLite file: wait for locks instead of failing,
     # and take the write lock up front so transactions never deadlock on upgrade.
@@ -116,27 +122,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Staff sessions end STAFF_SESSION_HOURS after login (accounts/signals.py); customers keep
+# Django's sliding cookie of CUSTOMER_SESSION_DAYS.
+STAFF_SESSION_HOURS = env_float("STAFF_SESSION_HOURS", 12)
+SESSION_COOKIE_AGE = int(env_float("CUSTOMER_SESSION_DAYS", 14) * 86400)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Login throttling: after AXES_FAILURE_LIMIT failures for one username from one IP,
-# that pair is locked out for AXES_COOLOFF_MINUTES.
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Login throttling: after AXES_FAILURE_LIMIT failures for one username from one IP, that
+# pair is locked out for AXES_COOLOFF_MINUTES; after AXES_IP_FAILURE_LIMIT failures from one
+# IP across usernames (a password spray), the IP is (see accounts/throttle.py).
+AXES_USER_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_IP_FAILURE_LIMIT = env_int("AXES_IP_FAILURE_LIMIT", 20)
+AXES_FAILURE_LIMIT = "accounts.throttle.failure_limit"
+AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
 
 # TOTP two-factor login for reseller staff; mandatory when this is on.
-REQUIRE_STAFF_2FA = env.bool("REQUIRE_STAFF_2FA", default=False)
+REQUIRE_STAFF_2FA = env_bool("REQUIRE_STAFF_2FA", False)
 OTP_TOTP_ISSUER = "Peppol Reseller Portal"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("nl", _("Dutch")), ("fr", _("French"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
-TIME_ZONE = env.str("TIME_ZONE", default="Europe/Brussels")
+TIME_ZONE = env_str("TIME_ZONE", "Europe/Brussels")
 USE_I18N = True
 USE_TZ = True
 
@@ -148,48 +161,95 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
+# Outgoing email from one URL: smtp://user:pass@host:587/?tls=True (or smtp+tls://,
+# smtp+ssl://). The embedded default writes each email to a file under var/mail/ (the
+# demo reads them at /staff/mail/): never to the logs, where reveal links would leak.
+EMAIL_URL = env_secret("EMAIL_URL", "") or "filemail://"
+_email = environ.Env.email_url_config(EMAIL_URL)
+_email_options = {k.lower(): str(v).lower() for k, v in _email.pop("OPTIONS", {}).items()}
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS")) or _email_options.get("tls") == "true"
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL")) or _email_options.get("ssl") == "true"
+EMAIL_TIMEOUT = 10
+# filemail:///abs/path or filemail://rel/path (from the project folder); empty: var/mail.
+EMAIL_FILE_PATH = str(BASE_DIR / (_email["EMAIL_FILE_PATH"] or VAR_DIR / "mail"))
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "portal@localhost")
 
 # --- e-invoice.be -----------------------------------------------------------------
 # The sandbox (python -m sandbox) by default; https://api.e-invoice.be (production) or
 # https://api-dev.e-invoice.be (development) for the real service.
-EINVOICE_API_BASE_URL = env.str("EINVOICE_API_BASE_URL", default="http://127.0.0.1:8765").rstrip(
-    "/"
-)
+EINVOICE_API_BASE_URL = env_str("EINVOICE_API_BASE_URL", "http://127.0.0.1:8765").rstrip("/")
 EINVOICE_ORG_API_KEY = env_secret("EINVOICE_ORG_API_KEY", "einv_org_sandbox_demo_key")
-EINVOICE_TIMEOUT_SECONDS = env.float("EINVOICE_TIMEOUT_SECONDS", default=10.0)
+EINVOICE_TIMEOUT_SECONDS = env_float("EINVOICE_TIMEOUT_SECONDS", 10.0)
 
-# The organization key's quota, shared by every process (see tenants/ratelimit.py).
-EINVOICE_RATE_PER_MINUTE = env.int("EINVOICE_RATE_PER_MINUTE", default=100)
-EINVOICE_RATE_PER_HOUR = env.int("EINVOICE_RATE_PER_HOUR", default=1000)
+# The organization key's quota, shared by every process (see einvoice/quota.py).
+EINVOICE_RATE_PER_MINUTE = env_int("EINVOICE_RATE_PER_MINUTE", 100)
+EINVOICE_RATE_PER_HOUR = env_int("EINVOICE_RATE_PER_HOUR", 1000)
 # redis://… in production; empty → a SQLite file shared by the processes of this host.
-RATE_LIMIT_REDIS_URL = env.str("RATE_LIMIT_REDIS_URL", default="")
-RATE_LIMIT_SQLITE_PATH = env.str(
-    "RATE_LIMIT_SQLITE_PATH", default=str(VAR_DIR / "ratelimit.sqlite3")
-)
+RATE_LIMIT_REDIS_URL = env_str("RATE_LIMIT_REDIS_URL", "")
+RATE_LIMIT_SQLITE_PATH = env_str("RATE_LIMIT_SQLITE_PATH", str(VAR_DIR / "ratelimit.sqlite3"))
 # >1 runs the same quota faster (benchmarks against a sandbox with the same scale).
-RATE_LIMIT_TIME_SCALE = env.float("RATE_LIMIT_TIME_SCALE", default=1.0)
-# Calls reach the API a few ms after their grant; keep this much slack on each window.
-RATE_LIMIT_MARGIN_SECONDS = env.float("RATE_LIMIT_MARGIN_SECONDS", default=0.25)
-RATE_LIMIT_KEY_PREFIX = env.str("RATE_LIMIT_KEY_PREFIX", default="peppol-portal-quota")
+RATE_LIMIT_TIME_SCALE = env_float("RATE_LIMIT_TIME_SCALE", 1.0)
+# Slack on each window, in the API's seconds (scaled like the windows): calls are counted
+# from their answers, so it only covers an API clock that runs a little fast.
+RATE_LIMIT_MARGIN_SECONDS = env_float("RATE_LIMIT_MARGIN_SECONDS", 0.25)
+RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", "peppol-portal-quota")
 # How long a web request may wait for quota before telling the user to retry.
-EINVOICE_QUOTA_MAX_WAIT = env.float("EINVOICE_QUOTA_MAX_WAIT", default=5)
-EINVOICE_READ_ATTEMPTS = env.int("EINVOICE_READ_ATTEMPTS", default=3)
-EINVOICE_RETRY_BACKOFF_SECONDS = env.float("EINVOICE_RETRY_BACKOFF_SECONDS", default=0.5)
+EINVOICE_QUOTA_MAX_WAIT = env_float("EINVOICE_QUOTA_MAX_WAIT", 5)
+EINVOICE_READ_ATTEMPTS = env_int("EINVOICE_READ_ATTEMPTS", 3)
+EINVOICE_RETRY_BACKOFF_SECONDS = env_float("EINVOICE_RETRY_BACKOFF_SECONDS", 0.5)
+
+# The mirror sync takes at most this share of each quota window (a sync of 100 000 tenants
+# needs 1 000 calls): the rest stays for onboarding and the screens.
+SYNC_QUOTA_SHARE = env_float("SYNC_QUOTA_SHARE", 0.5)
 
 # Background jobs: at most this many in the broker at once; the rest wait as rows.
-JOBS_MAX_IN_FLIGHT = env.int("JOBS_MAX_IN_FLIGHT", default=4)
+JOBS_MAX_IN_FLIGHT = env_int("JOBS_MAX_IN_FLIGHT", 4)
 # A running job's lease is renewed by its worker; a dead worker's job is taken over after this.
-JOBS_LEASE_SECONDS = env.float("JOBS_LEASE_SECONDS", default=30)
-JOBS_DISPATCH_TIMEOUT_SECONDS = env.float("JOBS_DISPATCH_TIMEOUT_SECONDS", default=600)
-JOBS_RETRY_BASE_SECONDS = env.float("JOBS_RETRY_BASE_SECONDS", default=5)
-JOBS_RETRY_MAX_SECONDS = env.float("JOBS_RETRY_MAX_SECONDS", default=600)
-JOBS_MAX_RETRIES = env.int("JOBS_MAX_RETRIES", default=8)
-KEY_REVEAL_LINK_HOURS = env.float("KEY_REVEAL_LINK_HOURS", default=72)
+JOBS_LEASE_SECONDS = env_float("JOBS_LEASE_SECONDS", 30)
+JOBS_DISPATCH_TIMEOUT_SECONDS = env_float("JOBS_DISPATCH_TIMEOUT_SECONDS", 600)
+JOBS_RETRY_BASE_SECONDS = env_float("JOBS_RETRY_BASE_SECONDS", 5)
+JOBS_RETRY_MAX_SECONDS = env_float("JOBS_RETRY_MAX_SECONDS", 600)
+JOBS_MAX_RETRIES = env_int("JOBS_MAX_RETRIES", 8)
+# A run that has not ended after this (a hung step) stops renewing its lease and is handed
+# to another worker (never less than the lease).
+JOBS_MAX_RUN_SECONDS = env_float("JOBS_MAX_RUN_SECONDS", 900)
+KEY_REVEAL_LINK_HOURS = env_float("KEY_REVEAL_LINK_HOURS", 72)
+# One-time links by email: an invitation to choose a password, a password reset.
+INVITATION_LINK_HOURS = env_float("INVITATION_LINK_HOURS", 72)
+PASSWORD_RESET_LINK_HOURS = env_float("PASSWORD_RESET_LINK_HOURS", 2)
+PASSWORD_RESET_TIMEOUT = int(PASSWORD_RESET_LINK_HOURS * 3600)
 
-KEY_ROTATION_DAYS = env.int("KEY_ROTATION_DAYS", default=90)
-KEY_ROTATION_GRACE_HOURS = env.float("KEY_ROTATION_GRACE_HOURS", default=24)
+# Peppol preflight and watch (tenants.checks, tenants.watch). Lookups use the tenant API, so
+# they need a tenant key the portal holds: this tenant's (by name); empty → the oldest active
+# tenant whose current key the portal holds.
+PEPPOL_LOOKUP_TENANT = env_str("PEPPOL_LOOKUP_TENANT", "")
+# A watch on an ID held elsewhere checks first after this, then doubles the wait up to the
+# maximum, and gives up after the limit. All three are divided by RATE_LIMIT_TIME_SCALE.
+PEPPOL_WATCH_FIRST_CHECK_SECONDS = env_float("PEPPOL_WATCH_FIRST_CHECK_SECONDS", 900)
+PEPPOL_WATCH_MAX_INTERVAL_SECONDS = env_float("PEPPOL_WATCH_MAX_INTERVAL_SECONDS", 86400)
+PEPPOL_WATCH_GIVE_UP_DAYS = env_float("PEPPOL_WATCH_GIVE_UP_DAYS", 30)
+
+KEY_ROTATION_DAYS = env_int("KEY_ROTATION_DAYS", 90)
+KEY_ROTATION_GRACE_HOURS = env_float("KEY_ROTATION_GRACE_HOURS", 24)
+
+# --- Invoices ---------------------------------------------------------------------------
+# A send whose claim is older than this (its worker died) may be claimed again.
+INVOICES_SEND_CLAIM_SECONDS = env_float("INVOICES_SEND_CLAIM_SECONDS", 120)
+# Documents in transit and inboxes are polled at most this often (webhooks can be lost).
+INVOICES_POLL_INTERVAL_SECONDS = env_float("INVOICES_POLL_INTERVAL_SECONDS", 30)
+# An inbox sync that has not finished after this is taken over by the next poll.
+INVOICES_INBOX_STALE_SECONDS = env_float("INVOICES_INBOX_STALE_SECONDS", 120)
+# A tenant whose webhook setup failed is tried again after this.
+INVOICES_SETUP_RETRY_SECONDS = env_float("INVOICES_SETUP_RETRY_SECONDS", 60)
+# A webhook whose signed timestamp is further than this from our clock is refused.
+INVOICES_WEBHOOK_TOLERANCE_SECONDS = env_float("INVOICES_WEBHOOK_TOLERANCE_SECONDS", 300)
+# Slack when comparing our clock with e-invoice.be's timestamps on document states.
+INVOICES_CLOCK_SKEW_SECONDS = env_float("INVOICES_CLOCK_SKEW_SECONDS", 1.0)
 
 
 # --- Secrets at rest ------------------------------------------------------------------
@@ -200,6 +260,16 @@ def _dev_encryption_key() -> str:
     return base64.urlsafe_b64encode(digest).decode()
 
 
+# The audit chain's HMAC key: a secret outside the database, so whoever can write the
+# database cannot re-chain edited rows. Derived from SECRET_KEY unless set.
+AUDIT_CHAIN_KEY = (
+    env_secret("AUDIT_CHAIN_KEY", "")
+    or hashlib.sha256(("audit-chain:" + SECRET_KEY).encode()).hexdigest()
+)
+# Signed checkpoints of the chain head, one JSON line per append, outside the database:
+# verify_audit_log compares them with the table (a truncated or rewritten tail shows).
+AUDIT_CHECKPOINT_FILE = env_str("AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.jsonl"))
+
 FIELD_ENCRYPTION_KEYS = [k for k in env_secret("FIELD_ENCRYPTION_KEYS", "").split(",") if k.strip()]
 if not FIELD_ENCRYPTION_KEYS:
     if not DEBUG:
@@ -208,12 +278,12 @@ if not FIELD_ENCRYPTION_KEYS:
 
 # --- Celery -----------------------------------------------------------------------------
 # Default broker needs no server: kombu's filesystem transport in var/broker.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-_broker_dir = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+_broker_dir = Path(env_str("CELERY_BROKER_DIR", str(VAR_DIR / "broker")))
 if CELERY_BROKER_URL.startswith("filesystem"):
     # kombu's own filesystem transport can read a half-written message file, lose it and
     # stop the worker; ours writes under a hidden name and renames into place.
-    CELERY_BROKER_TRANSPORT = "tenants.jobs.broker:Transport"
+    CELERY_BROKER_TRANSPORT = "jobs.broker:Transport"
     for sub in ("queue", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -232,7 +302,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Run exactly one beat. Every entry expires so a backlog never piles up.
 CELERY_BEAT_SCHEDULE: dict = {
@@ -262,15 +332,37 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=3, minute=17),
         "options": {"expires": 3600},
     },
+    "mirror-reconcile-resume": {
+        "task": "tenants.tasks.resume_reconcile",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 
+# --- Content-Security-Policy (django-csp) ----------------------------------------------
+# Only our own static scripts and styles run: no inline code, no eval (htmx's indicator
+# style is ours too, see the htmx-config meta tag in base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    }
+}
+
 # --- Logging: secrets are masked on every handler ------------------------------------
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_secrets": {"()": "tenants.logfilter.MaskSecretsFilter"}},
+    "filters": {"mask_secrets": {"()": "core.logfilter.MaskSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
         "console": {
@@ -280,5 +372,10 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        # Without its own console handler: the root's prints each django.* record once.
+        "django": {"handlers": [], "level": LOG_LEVEL},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }

@@ -9,8 +9,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DEBUG", "false")
 
+from .envvars import env_bool, env_int  # noqa: E402
 from .settings import *  # noqa: E402,F403
-from .settings import STORAGES, env  # noqa: E402
+from .settings import STORAGES  # noqa: E402
 
 if DEBUG:  # noqa: F405
     raise ImproperlyConfigured("portal.settings_production must run with DEBUG off")
@@ -20,11 +21,11 @@ if EINVOICE_ORG_API_KEY == "einv_org_sandbox_demo_key":  # noqa: F405
     raise ImproperlyConfigured("EINVOICE_ORG_API_KEY must be set in production")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Iterable
 from typing import Annotated, Any
@@ -10,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from sandbox.core import Sandbox, get_sandbox, require_org
-from sandbox.directory import KBO, OUTSIDE_PARTICIPANTS, parse_peppol_id
-from sandbox.errors import ApiError
+from sandbox.directory import KBO, parse_peppol_id
+from sandbox.errors import ApiError, field_error
 from sandbox.schemas import (
     ApiKeyCreate,
     ApiKeyUpdate,
@@ -20,7 +19,7 @@ from sandbox.schemas import (
     TenantCreate,
     TenantUpdate,
 )
-from sandbox.state import ApiKey, Store, Tenant, iso, new_id, now_utc
+from sandbox.state import ApiKey, Store, Tenant, iso, new_id, now_utc, similar_name
 
 router = APIRouter(prefix="/api/admin")
 
@@ -32,11 +31,6 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 
 TENANT_NOT_FOUND = "Tenant not found"
 KEY_NOT_FOUND = "API key not found"
-
-
-def _similar(name: str) -> str:
-    """Names that differ only in separators are "similar" (customer-a ~ customer_a ~ customer.a)."""
-    return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
 def _tenant(store: Store, org: str, tenant_id: str, *, allow_deleted: bool = False) -> Tenant:
@@ -54,10 +48,33 @@ def _listed(key: str, items: Iterable[Tenant | ApiKey], skip: int, limit: int) -
 
 def _check_name_free(store: Store, name: str, exclude: str | None = None) -> None:
     # Names are unique across the whole service, deleted tenants included (their data is kept).
-    wanted = _similar(name)
-    for other in store.tenants.values():
-        if other.id != exclude and _similar(other.name) == wanted:
-            raise ApiError(409, "A tenant with similar name already exists")
+    other = store.tenant_by_name.get(similar_name(name))
+    if other is not None and other.id != exclude:
+        raise ApiError(409, "A tenant with similar name already exists")
+
+
+def _check_peppol_ids(sandbox: Sandbox, peppol_ids: list[str] | None) -> None:
+    # The guide: "Every tenant must have exactly one associated Peppol ID", yet peppol_ids is
+    # only "recommended" on create; the schema already refuses more than one.
+    if sandbox.config.peppol_ids == "exactly_one" and len(peppol_ids or []) != 1:
+        raise field_error(
+            ["body", "peppol_ids"], "Every tenant must have exactly one associated Peppol ID"
+        )
+
+
+def _change_test_mode(
+    sandbox: Sandbox, tenant: Tenant, wanted: bool, *, apply: bool = True
+) -> None:
+    """PUT test_mode: how a tenant leaves (or enters) test mode is not in the guide."""
+    mode = sandbox.config.test_mode_exit
+    if wanted == tenant.test_mode or mode == "ignore":
+        return
+    if mode == "refuse":
+        raise ApiError(
+            400, "test_mode cannot be changed through the Admin API; contact e-invoice.be support"
+        )
+    if apply:
+        tenant.test_mode = wanted
 
 
 # --- Tenants ---------------------------------------------------------------------------------
@@ -71,13 +88,19 @@ def list_tenants(
     limit: Limit = 100,
 ) -> dict[str, Any]:
     with sandbox.store.lock:
-        mine = (t for t in sandbox.store.tenants.values() if t.org == org)
-        return _listed("tenants", mine, skip, limit)
+        # Already in creation order: a page costs its size, not the number of tenants.
+        mine = sandbox.store.tenants_of_org.get(org, [])
+        return {
+            "tenants": [t.as_admin() for t in mine[skip : skip + limit]],
+            "total": len(mine),
+        }
 
 
 @router.post("/tenants", status_code=201)
 def create_tenant(body: TenantCreate, org: Org, sandbox: SandboxDep) -> dict[str, Any]:
     store = sandbox.store
+    _check_peppol_ids(sandbox, body.peppol_ids)
+    test_mode = sandbox.config.test_mode_default if body.test_mode is None else body.test_mode
     with store.lock:
         _check_name_free(store, body.name)
         moment = now_utc()
@@ -89,12 +112,12 @@ def create_tenant(body: TenantCreate, org: Org, sandbox: SandboxDep) -> dict[str
             company_number=body.company_number,
             company_tax_id=body.company_tax_id,
             peppol_ids=list(body.peppol_ids or []),
-            test_mode=body.test_mode,
+            test_mode=test_mode,
             created_at=moment,
             updated_at=moment,
             seq=store.next_seq(),
         )
-        store.tenants[tenant.id] = tenant
+        store.add_tenant(tenant)
         return tenant.as_admin()
 
 
@@ -112,9 +135,13 @@ def update_tenant(
     with store.lock:
         tenant = _tenant(store, org, tenant_id)
         given = body.model_fields_set
+        if "peppol_ids" in given:  # checks first: a refused update changes nothing
+            _check_peppol_ids(sandbox, body.peppol_ids)
+        if "test_mode" in given and body.test_mode is not None:
+            _change_test_mode(sandbox, tenant, body.test_mode, apply=False)
         if "name" in given and body.name is not None and body.name != tenant.name:
             _check_name_free(store, body.name, exclude=tenant.id)
-            tenant.name = body.name
+            store.rename_tenant(tenant, body.name)
         if "description" in given:
             tenant.description = body.description
         if "company_number" in given:
@@ -124,7 +151,7 @@ def update_tenant(
         if "peppol_ids" in given:
             tenant.peppol_ids = list(body.peppol_ids or [])
         if "test_mode" in given and body.test_mode is not None:
-            tenant.test_mode = body.test_mode
+            _change_test_mode(sandbox, tenant, body.test_mode)
         tenant.updated_at = now_utc()
         return tenant.as_admin()
 
@@ -195,12 +222,17 @@ def latest_api_key(tenant_id: str, org: Org, sandbox: SandboxDep) -> dict[str, A
     store = sandbox.store
     with store.lock:
         tenant = _tenant(store, org, tenant_id, allow_deleted=True)
-        active = [
-            k for k in store.api_keys.values() if k.tenant_id == tenant.id and not k.is_deleted
+        # The guide: "the most recently created API key"; whether a revoked one counts is a
+        # setting ("active": skipped, "created": the newest whatever its state).
+        skip_revoked = sandbox.config.latest_key == "active"
+        keys = [
+            k
+            for k in store.api_keys.values()
+            if k.tenant_id == tenant.id and not (skip_revoked and k.is_deleted)
         ]
-        if not active:
+        if not keys:
             raise ApiError(404, KEY_NOT_FOUND)
-        return max(active, key=lambda k: k.seq).as_admin()
+        return max(keys, key=lambda k: k.seq).as_admin()
 
 
 @router.put("/tenants/{tenant_id}/api-keys/{key_id}")
@@ -278,8 +310,12 @@ def peppol_register(
                 tenant.company_name = body.company_name
             return _status(tenant)  # registering twice is harmless
         owner = store.registered_tenant(peppol_id)
-        if (owner is not None and owner.id != tenant.id) or peppol_id in OUTSIDE_PARTICIPANTS:
+        if owner is not None and owner.id != tenant.id:
             raise ApiError(409, f"Peppol ID {peppol_id} is already registered by another tenant")
+        if peppol_id in store.participants:
+            raise ApiError(
+                409, f"Peppol ID {peppol_id} is already registered with another access point"
+            )
         scheme, identifier = parse_peppol_id(peppol_id) or ("", "")
         company = None
         if not body.company_name:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox import documents, engine
 from sandbox.core import Sandbox, get_sandbox
-from sandbox.directory import KBO, OUTSIDE_PARTICIPANTS, parse_peppol_id
+from sandbox.directory import BILLING, KBO, NOORDZEE_AP, OutsideParticipant, parse_peppol_id
 from sandbox.errors import ApiError
 from sandbox.faults import FaultConfig
 from sandbox.schemas import DocumentCreate
+from sandbox.state import Tenant, new_id, now_utc, similar_name
 
 router = APIRouter(prefix="/_sandbox")
 SandboxDep = Annotated[Sandbox, Depends(get_sandbox)]
@@ -25,8 +27,26 @@ class ConfigChange(BaseModel):
     rate_per_hour: int | None = Field(default=None, ge=0)
     time_scale: float | None = Field(default=None, gt=0)
     send_delay: float | None = Field(default=None, ge=0)
+    delivery_attempts: int | None = Field(default=None, ge=1)
+    delivery_backoff: float | None = Field(default=None, ge=0)
+    delivery_jitter: float | None = Field(default=None, ge=0, lt=1)
+    unregistered_can_send: bool | None = None
+    tenant_rate_per_minute: int | None = Field(default=None, ge=0)
+    tenant_rate_per_hour: int | None = Field(default=None, ge=0)
+    retry_after: Literal["always", "sometimes", "never"] | None = None
+    latest_key: Literal["active", "created"] | None = None
+    test_mode_default: bool | None = None
+    test_mode_exit: Literal["update", "ignore", "refuse"] | None = None
+    peppol_ids: Literal["at_most_one", "exactly_one"] | None = None
     webhook_retry_delays: list[float] | None = None
     webhook_timeout: float | None = Field(default=None, gt=0)
+    upload_max_bytes: int | None = Field(default=None, ge=0)
+    attachment_max_bytes: int | None = Field(default=None, ge=0)
+    conversion_delay: float | None = Field(default=None, ge=0)
+    resend_failed: bool | None = None
+    error_extras: bool | None = None
+    validation_lists: bool | None = None
+    webhook_compact_json: bool | None = None
 
 
 class Inbound(BaseModel):
@@ -107,14 +127,127 @@ def kbo() -> dict[str, Any]:
 
 
 @router.get("/participants")
-def participants() -> dict[str, Any]:
-    """The seeded Peppol participants outside the sandbox (they receive, nobody owns them)."""
-    return {
-        "participants": [
-            {"peppol_id": p.peppol_id, "name": p.name, "country_code": p.country_code}
-            for p in OUTSIDE_PARTICIPANTS.values()
-        ]
-    }
+def participants(sandbox: SandboxDep) -> dict[str, Any]:
+    """The Peppol participants outside the sandbox: who holds each ID, what it receives."""
+    with sandbox.store.lock:
+        return {"participants": [p.as_dict() for p in sandbox.store.participants.values()]}
+
+
+class ParticipantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    peppol_id: str
+    name: str
+    country_code: str = "BE"
+    city: str | None = None
+    registration_date: str = Field(default_factory=lambda: date.today().isoformat())
+    access_point: str = NOORDZEE_AP[0]
+    smp_host: str = NOORDZEE_AP[1]
+    document_types: list[str] = Field(default_factory=lambda: list(BILLING))
+
+
+class Move(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    access_point: str
+    smp_host: str
+    registration_date: str | None = None  # default: today (a migration re-registers the ID)
+
+
+def _participant(sandbox: Sandbox, peppol_id: str) -> OutsideParticipant:
+    found = sandbox.store.participants.get(peppol_id)
+    if found is None:
+        raise ApiError(404, f"{peppol_id} is not an outside participant")
+    return found
+
+
+@router.post("/participants", status_code=201)
+def add_participant(body: ParticipantIn, sandbox: SandboxDep) -> dict[str, Any]:
+    """An ID registered with another access point (replaces an outside entry of the same ID)."""
+    if parse_peppol_id(body.peppol_id) is None:
+        raise ApiError(400, "peppol_id must look like 0208:0123456789")
+    with sandbox.store.lock:
+        if sandbox.store.registered_tenant(body.peppol_id) is not None:
+            raise ApiError(409, f"{body.peppol_id} is registered by a sandbox tenant")
+        values = body.model_dump()
+        values["document_types"] = tuple(values["document_types"])
+        participant = OutsideParticipant(**values)
+        sandbox.store.participants[participant.peppol_id] = participant
+        return participant.as_dict()
+
+
+@router.delete("/participants/{peppol_id}")
+def release_participant(peppol_id: str, sandbox: SandboxDep) -> dict[str, Any]:
+    """The holder deregisters the ID: lookups find nothing, a tenant may now register it."""
+    with sandbox.store.lock:
+        released = _participant(sandbox, peppol_id)
+        del sandbox.store.participants[peppol_id]
+        return released.as_dict()
+
+
+@router.post("/participants/{peppol_id}/move")
+def move_participant(peppol_id: str, body: Move, sandbox: SandboxDep) -> dict[str, Any]:
+    """The ID migrates to another outside access point."""
+    with sandbox.store.lock:
+        participant = _participant(sandbox, peppol_id)
+        participant.access_point = body.access_point
+        participant.smp_host = body.smp_host
+        participant.registration_date = body.registration_date or date.today().isoformat()
+        return participant.as_dict()
+
+
+class Seed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(ge=1, le=1_000_000)
+    prefix: str = Field(default="seed", pattern=r"^[a-z0-9][a-z0-9._-]*$")
+
+
+@router.post("/seed-tenants", status_code=201)
+def seed_tenants(body: Seed, sandbox: SandboxDep) -> dict[str, Any]:
+    """Benchmarks: `count` tenants <prefix>-000000… of the first organization key at once
+    (100 000 creates over HTTP take minutes); names already taken are skipped."""
+    org = sandbox.org_for_key(sandbox.config.org_keys[0])
+    created = 0
+    with sandbox.store.lock:
+        for i in range(body.count):
+            name = f"{body.prefix}-{i:06d}"
+            if similar_name(name) in sandbox.store.tenant_by_name:
+                continue
+            moment = now_utc()
+            sandbox.store.add_tenant(
+                Tenant(
+                    id=new_id("tenant"),
+                    org=org or "",
+                    name=name,
+                    description=f"{body.prefix} {i}",
+                    company_number=None,
+                    company_tax_id=None,
+                    peppol_ids=[],
+                    test_mode=False,
+                    created_at=moment,
+                    updated_at=moment,
+                    seq=sandbox.store.next_seq(),
+                )
+            )
+            created += 1
+    return {"created": created}
+
+
+class ModeChange(BaseModel):
+    test_mode: bool
+
+
+@router.post("/tenants/{tenant_id}/test-mode")
+def set_test_mode(tenant_id: str, body: ModeChange, sandbox: SandboxDep) -> dict[str, Any]:
+    """What e-invoice.be's support would do when the Admin API may not (test_mode_exit)."""
+    with sandbox.store.lock:
+        tenant = sandbox.store.tenants.get(tenant_id)
+        if tenant is None:
+            raise ApiError(404, "Tenant not found")
+        tenant.test_mode = body.test_mode
+        tenant.updated_at = now_utc()
+        return tenant.as_admin()
 
 
 @router.post("/receive", status_code=201)

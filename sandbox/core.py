@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from typing import Any
@@ -26,6 +27,7 @@ class Sandbox:
         self.network = Scheduler("sandbox-network")  # TRANSIT -> SENT/FAILED
         self.deliveries = Scheduler("sandbox-webhooks", workers=4)
         self._config_lock = threading.Lock()
+        self._refusals = itertools.count()  # 429s answered (retry_after="sometimes" alternates)
         # fingerprint by key hash: the org key values are only compared, never logged
         self._orgs = {Store.hash_key(k): f"org_{fingerprint(k)}" for k in settings.org_keys}
 
@@ -40,6 +42,15 @@ class Sandbox:
         self.store.reset(self.config.request_log_size)
         self.limiter.reset()
         self.faults.clear()
+        self._refusals = itertools.count()
+
+    def too_many_requests(self, detail: str, wait: float) -> ApiError:
+        """A 429; whether it carries Retry-After (whole seconds, rounded up) is a setting."""
+        mode = self.config.retry_after
+        refusal = next(self._refusals)
+        send = mode == "always" or (mode == "sometimes" and refusal % 2 == 0)
+        headers = {"Retry-After": str(max(1, math.ceil(wait)))} if send else None
+        return ApiError(429, detail, headers=headers)
 
     def configure(self, changes: dict[str, Any]) -> Settings:
         with self._config_lock:
@@ -81,12 +92,11 @@ def require_org(request: Request) -> str:
     wait = sandbox.limiter.hit(org, sandbox.config.rate_windows())
     if wait is not None:
         identity(request)["rate_limited"] = True
-        raise ApiError(
-            429,
-            "Rate limit exceeded: "
-            f"{sandbox.config.rate_per_minute} per minute and {sandbox.config.rate_per_hour} "
-            "per hour per organization API key",
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        config = sandbox.config
+        raise sandbox.too_many_requests(
+            f"Rate limit exceeded: {config.rate_per_minute} per minute and "
+            f"{config.rate_per_hour} per hour per organization API key",
+            wait,
         )
     return org
 
@@ -100,4 +110,8 @@ def require_tenant(request: Request) -> Tenant:
         raise unauthorized()
     tenant, api_key = found
     identity(request).update(org=tenant.org, tenant_id=tenant.id, api_key_id=api_key.id)
+    wait = sandbox.limiter.hit(f"tenant:{tenant.id}", sandbox.config.tenant_rate_windows())
+    if wait is not None:
+        identity(request)["rate_limited"] = True
+        raise sandbox.too_many_requests("Rate limit exceeded, please try again later", wait)
     return tenant

@@ -6,8 +6,10 @@ fictional except the two public examples of the invoice guide (E-INVOICE BV, Ope
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
+from typing import Any
 
 PARTICIPANT_SCHEME = "iso6523-actorid-upis"
 INVOICE_DOCTYPE = (
@@ -113,27 +115,83 @@ KBO: dict[str, KboCompany] = {
 }
 
 
-@dataclass(frozen=True)
+# Fictional access points of the seeded outside participants (name, SMP host).
+NOORDZEE_AP = ("Noordzee Access Point BV", "smp.noordzee-ap.example")
+RHEIN_AP = ("Rhein Peppol GmbH", "smp.rhein-peppol.example")
+LOIRE_AP = ("Loire Echanges SAS", "smp.loire-echanges.example")
+INVOICE_ONLY = (INVOICE_DOCTYPE,)
+BILLING = (INVOICE_DOCTYPE, CREDIT_NOTE_DOCTYPE)
+
+
+@dataclass
 class OutsideParticipant:
-    """A participant served by another access point: it receives, but no sandbox tenant owns it."""
+    """A participant served by another access point: it receives, but no sandbox tenant owns it.
+
+    ``access_point`` and ``smp_host`` are what a lookup reveals about who holds the ID;
+    ``document_types`` what it receives. The control API releases, moves or adds participants.
+    """
 
     peppol_id: str
     name: str
     country_code: str
     city: str
     registration_date: str = "2021-03-15"
+    access_point: str = NOORDZEE_AP[0]
+    smp_host: str = NOORDZEE_AP[1]
+    document_types: tuple[str, ...] = BILLING
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["document_types"] = list(self.document_types)
+        return data
 
 
+def _seed(
+    peppol_id: str,
+    name: str,
+    country: str,
+    city: str,
+    date: str,
+    ap: tuple[str, str],
+    types: tuple[str, ...] = BILLING,
+) -> OutsideParticipant:
+    return OutsideParticipant(peppol_id, name, country, city, date, ap[0], ap[1], types)
+
+
+# The seed; each sandbox keeps its own changeable copy (Store.participants), restored by reset.
 OUTSIDE_PARTICIPANTS: dict[str, OutsideParticipant] = {
     p.peppol_id: p
     for p in [
-        OutsideParticipant("0208:0848934496", "OpenPeppol VZW", "BE", "Brussel", "2019-01-10"),
-        OutsideParticipant("0208:0443055814", "Brouwerij De Zwarte Kat NV", "BE", "Antwerpen"),
-        OutsideParticipant("9944:NL123456782B01", "Voorbeeld Handel B.V.", "NL", "Utrecht"),
-        OutsideParticipant("9930:DE812526315", "Beispiel Grosshandel GmbH", "DE", "Köln"),
-        OutsideParticipant("9957:FR40303265045", "Exemple Distribution SAS", "FR", "Lyon"),
+        _seed("0208:0848934496", "OpenPeppol VZW", "BE", "Brussel", "2019-01-10", NOORDZEE_AP),
+        _seed(
+            "0208:0443055814",
+            "Brouwerij De Zwarte Kat NV",
+            "BE",
+            "Antwerpen",
+            "2021-03-15",
+            NOORDZEE_AP,
+            INVOICE_ONLY,
+        ),
+        _seed(
+            "9944:NL123456782B01",
+            "Voorbeeld Handel B.V.",
+            "NL",
+            "Utrecht",
+            "2022-05-02",
+            NOORDZEE_AP,
+        ),
+        _seed(
+            "9930:DE812526315", "Beispiel Grosshandel GmbH", "DE", "Köln", "2020-11-23", RHEIN_AP
+        ),
+        _seed(
+            "9957:FR40303265045", "Exemple Distribution SAS", "FR", "Lyon", "2023-02-14", LOIRE_AP
+        ),
     ]
 }
+
+
+def seeded_participants() -> dict[str, OutsideParticipant]:
+    return {k: dataclasses.replace(v) for k, v in OUTSIDE_PARTICIPANTS.items()}
 
 
 def parse_peppol_id(value: str | None) -> tuple[str, str] | None:

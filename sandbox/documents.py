@@ -1,5 +1,5 @@
-"""Documents: creation, the response shape (the SDK's DocumentResponse), and the little Peppol
-network that moves a sent document TRANSIT -> SENT/FAILED and delivers it to sandbox tenants."""
+"""Documents: creation, the response shape (the SDK's DocumentResponse), and documents arriving
+from outside the sandbox. Delivery of sent documents lives in sandbox/delivery.py."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import hashlib
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sandbox import engine, webhooks
+from sandbox import engine, pdf_render, webhooks
 from sandbox.core import Sandbox
-from sandbox.directory import OUTSIDE_PARTICIPANTS
 from sandbox.state import Document, Tenant, iso, new_id, now_utc
 
 TOTAL_FIELDS = ("subtotal", "total_discount", "total_tax", "invoice_total", "amount_due")
@@ -80,7 +79,7 @@ def _allowance(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _item(item: dict[str, Any]) -> dict[str, Any]:
+def line_view(item: dict[str, Any]) -> dict[str, Any]:
     amount = item.get("amount")
     if amount is None and item.get("unit_price") is not None:
         quantity = engine.as_decimal(item.get("quantity", 1)) or Decimal(1)
@@ -128,7 +127,7 @@ def response(doc: Document) -> dict[str, Any]:
     for name in TOTAL_FIELDS:
         out[name] = _money(doc.totals.get(name))
     out["tax_details"] = [_tax_detail(detail) for detail in doc.totals.get("tax_details") or []]
-    out["items"] = [_item(item) for item in payload.get("items", [])]
+    out["items"] = [line_view(item) for item in payload.get("items", [])]
     out["payment_details"] = payload.get("payment_details")
     out["allowances"] = [_allowance(a) for a in payload.get("allowances", [])] or None
     out["charges"] = [_allowance(c) for c in payload.get("charges", [])] or None
@@ -162,8 +161,39 @@ def store_attachment(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def attach_constructed_pdf(doc: Document) -> None:
+    """construct_pdf=true: a PDF of the document, as an attachment and embedded in the UBL."""
+    data = pdf_render.render(doc.payload, doc.totals)
+    name = f"{doc.payload.get('invoice_id') or doc.id}.pdf"
+    doc.attachments.append(
+        {
+            "id": new_id("att"),
+            "file_name": name,
+            "file_type": "application/pdf",
+            "file_size": len(data),
+            "file_url": None,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+    )
+    reference = (
+        f"<cac:AdditionalDocumentReference><cbc:ID>{doc.id}-pdf</cbc:ID>"
+        '<cac:Attachment><cbc:EmbeddedDocumentBinaryObject mimeCode="application/pdf" '
+        f'filename="{name}">{base64.b64encode(data).decode()}'
+        "</cbc:EmbeddedDocumentBinaryObject></cac:Attachment></cac:AdditionalDocumentReference>"
+    )
+    # BIS 3.0 puts document references right before the seller (UBL element order).
+    doc.ubl = (doc.ubl or "").replace(
+        "<cac:AccountingSupplierParty>", reference + "<cac:AccountingSupplierParty>", 1
+    )
+
+
 def new_document(
-    sandbox: Sandbox, tenant: Tenant, payload: dict[str, Any], totals: dict[str, Any]
+    sandbox: Sandbox,
+    tenant: Tenant,
+    payload: dict[str, Any],
+    totals: dict[str, Any],
+    *,
+    source: str = "json",
 ) -> Document:
     moment = now_utc()
     doc = Document(
@@ -180,14 +210,12 @@ def new_document(
     doc.attachments = [store_attachment(a) for a in payload.get("attachments", [])]
     doc.ubl = engine.to_ubl(payload, doc.id)
     doc.validated_at = moment  # only documents that passed the checks are created
-    doc.add_event("document_created", {"source": "json"})
+    doc.add_event("document_created", {"source": source})
     return doc
 
 
-# --- The sandbox Peppol network ----------------------------------------------------------------
-
-
-def _event_data(doc: Document) -> dict[str, Any]:
+def event_data(doc: Document) -> dict[str, Any]:
+    """The ``data`` of a webhook event about ``doc``."""
     return {
         "document_id": doc.id,
         "document_type": doc.payload.get("document_type", "INVOICE"),
@@ -197,71 +225,6 @@ def _event_data(doc: Document) -> dict[str, Any]:
         "sender_peppol_id": doc.sender_peppol_id,
         "receiver_peppol_id": doc.receiver_peppol_id,
     }
-
-
-def schedule_delivery(sandbox: Sandbox, doc: Document) -> None:
-    sandbox.network.call_later(
-        sandbox.config.send_delay, complete_send, sandbox, sandbox.store.generation, doc.id
-    )
-
-
-def complete_send(sandbox: Sandbox, generation: int, doc_id: str) -> None:
-    """TRANSIT -> SENT (receiver is a participant) or FAILED; a sandbox receiver gets a copy."""
-    store = sandbox.store
-    outgoing: list[tuple[str, str, dict[str, Any]]] = []
-    with store.lock:
-        doc = store.documents.get(doc_id)
-        if store.generation != generation or doc is None or doc.state != "TRANSIT":
-            return
-        receiver_id = doc.receiver_peppol_id or ""
-        recipient = store.registered_tenant(receiver_id)
-        moment = now_utc()
-        doc.updated_at = moment
-        if recipient is None and receiver_id not in OUTSIDE_PARTICIPANTS:
-            doc.state = "FAILED"
-            reason = f"Receiver {receiver_id} is not registered on the Peppol network"
-            doc.add_event("send_failed", {"reason": reason, "receiver_peppol_id": receiver_id})
-            outgoing.append(
-                (doc.tenant_id, "document.sent.failed", {**_event_data(doc), "error": reason})
-            )
-        else:
-            doc.state = "SENT"
-            doc.sent_at = moment
-            doc.add_event("send_success", {"receiver_peppol_id": receiver_id})
-            store.actions.append((doc.tenant_id, "DOCUMENT_SENT", moment))
-            outgoing.append((doc.tenant_id, "document.sent", _event_data(doc)))
-            if recipient is not None:
-                received = _receive(sandbox, recipient, doc)
-                outgoing.append((recipient.id, "document.received", _event_data(received)))
-    for tenant_id, event_type, data in outgoing:
-        webhooks.emit(sandbox, tenant_id, event_type, data)
-
-
-def _receive(sandbox: Sandbox, recipient: Tenant, sent: Document) -> Document:
-    """The recipient's own copy of a document sent to it through the sandbox network."""
-    store = sandbox.store
-    moment = now_utc()
-    copy = Document(
-        id=new_id("doc"),
-        tenant_id=recipient.id,
-        payload=dict(sent.payload, state="RECEIVED", direction="INBOUND"),
-        totals=dict(sent.totals),
-        state="RECEIVED",
-        direction="INBOUND",
-        created_at=moment,
-        updated_at=moment,
-        seq=store.next_seq(),
-        ubl=sent.ubl,
-        validated_at=sent.validated_at,
-        sender_peppol_id=sent.sender_peppol_id,
-        receiver_peppol_id=sent.receiver_peppol_id,
-        source_document_id=sent.id,
-    )
-    copy.attachments = [dict(a, id=new_id("att")) for a in sent.attachments]
-    copy.add_event("receive_success", {"sender_peppol_id": sent.sender_peppol_id})
-    store.documents[copy.id] = copy
-    store.actions.append((recipient.id, "DOCUMENT_RECEIVED", moment))
-    return copy
 
 
 def receive_external(
@@ -289,6 +252,6 @@ def receive_external(
         doc.add_event("receive_success", {"sender_peppol_id": sender_peppol_id})
         store.documents[doc.id] = doc
         store.actions.append((recipient.id, "DOCUMENT_RECEIVED", moment))
-        data = _event_data(doc)
+        data = event_data(doc)
     webhooks.emit(sandbox, recipient.id, "document.received", data)
     return doc

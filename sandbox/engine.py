@@ -1,4 +1,4 @@
-"""Access to the EN 16931 checks (sandbox/en16931.py), imported lazily.
+"""Access to the EN 16931 checks (sandbox/en16931/), imported lazily.
 
 The interface: ``validate_document(payload) -> list[issue]``, ``compute_totals(payload) -> dict``
 and ``to_ubl(payload, document_id) -> str``. Issues are normalised here to the spec's

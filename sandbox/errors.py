@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sandbox import contract
+
 AUTH_FAILED = "Invalid authentication credentials"
 
 
@@ -125,9 +127,28 @@ def v1_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return [_v1(dict(e)) for e in errors]
 
 
+def summary(errors: Sequence[dict[str, Any]]) -> str:
+    """Validation errors as one line of text: the ErrorResponse form of a 422."""
+    parts = []
+    for error in errors:
+        where = ".".join(str(part) for part in error["loc"])
+        parts.append(f"{where}: {error['msg']}" if where else error["msg"])
+    return "Validation error: " + "; ".join(parts)
+
+
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """422 in the shape the OpenAPI file documents for the operation (see sandbox/contract.py)."""
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse(status_code=422, content={"detail": v1_errors(exc.errors())})
+    errors = v1_errors(exc.errors())
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    lists_always = request.app.state.sandbox.config.validation_lists
+    if (
+        not lists_always
+        and contract.validation_shape(request.method, path) == contract.ERROR_RESPONSE
+    ):
+        return JSONResponse(status_code=422, content={"detail": summary(errors)})
+    return JSONResponse(status_code=422, content={"detail": errors})
 
 
 async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -136,8 +157,16 @@ async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=exc.status_code, content=content, headers=exc.headers)
 
 
+# FastAPI's own 400s for a body it cannot parse at all; the file documents no 400 on those
+# operations, only a 422, so they are answered as one (in the shape the operation documents).
+_UNPARSEABLE = ("There was an error parsing the body", "Invalid multipart data.")
+
+
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail in _UNPARSEABLE:
+        error = {"loc": ["body"], "msg": str(exc.detail), "type": "value_error.jsondecode"}
+        return await validation_error_handler(request, RequestValidationError([error]))
     return JSONResponse(
         status_code=exc.status_code,
         content={"detail": exc.detail},

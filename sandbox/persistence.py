@@ -69,6 +69,7 @@ def restore(store: Store, text: str) -> None:
             for raw in data.get(name, []):
                 obj = _revive(cls, raw)
                 table[obj.id] = obj
+        store.reindex()
         store.keys_by_hash = {k.key_hash: k for k in store.api_keys.values()}
         store.actions = [(t, a, datetime.fromisoformat(w)) for t, a, w in data.get("actions", [])]
         highest = max(

@@ -234,7 +234,7 @@ class TenantCreate(BaseModel):
     company_number: str | None = None
     company_tax_id: str | None = None
     peppol_ids: list[str] | None = None
-    test_mode: bool = False
+    test_mode: bool | None = None  # None: the sandbox's test_mode_default
 
     @field_validator("name")
     @classmethod
@@ -308,7 +308,7 @@ def _check_events(value: list[str] | None) -> list[str] | None:
 
 class WebhookCreate(BaseModel):
     events: list[str]
-    url: AnyHttpUrl
+    url: Annotated[AnyHttpUrl, Field(max_length=2083)]
     enabled: bool = True
 
     @field_validator("events")
@@ -319,7 +319,7 @@ class WebhookCreate(BaseModel):
 
 class WebhookUpdate(BaseModel):
     events: list[str] | None = None
-    url: AnyHttpUrl | None = None
+    url: Annotated[AnyHttpUrl, Field(max_length=2083)] | None = None
     enabled: bool | None = None
 
     @field_validator("events")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import secrets
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from sandbox.directory import OutsideParticipant, seeded_participants
 
 
 def now_utc() -> datetime:
@@ -25,6 +28,11 @@ def iso(moment: datetime | None) -> str | None:
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def similar_name(name: str) -> str:
+    """Names that differ only in separators are "similar" (customer-a ~ customer_a ~ customer.a)."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
 def fingerprint(secret: str) -> str:
@@ -158,10 +166,18 @@ class Store:
         self.lock = threading.RLock()
         self._seq = itertools.count(1)
         self.tenants: dict[str, Tenant] = {}
+        # Indexes of `tenants` (reindex() rebuilds them): a create checks its name and a list
+        # page slices its organization's tenants without reading all of them.
+        self.tenant_by_name: dict[str, Tenant] = {}  # by similar_name(), deleted ones too
+        self.tenants_of_org: dict[str, list[Tenant]] = {}  # in creation (seq) order
         self.api_keys: dict[str, ApiKey] = {}
         self.keys_by_hash: dict[str, ApiKey] = {}
         self.documents: dict[str, Document] = {}
         self.webhooks: dict[str, Webhook] = {}
+        # PDF conversion tasks: tenant_id, status, data (until done), result
+        self.conversions: dict[str, dict[str, Any]] = {}
+        # Peppol participants served by other access points, by Peppol ID (changeable by control)
+        self.participants: dict[str, OutsideParticipant] = seeded_participants()
         # (tenant_id, action, when): the usage statistics of /api/stats
         self.actions: list[tuple[str, str, datetime]] = []
         self.request_log: deque[dict[str, Any]] = deque(maxlen=request_log_size)
@@ -174,13 +190,40 @@ class Store:
     def reset(self, request_log_size: int) -> None:
         with self.lock:
             self.tenants.clear()
+            self.tenant_by_name.clear()
+            self.tenants_of_org.clear()
             self.api_keys.clear()
             self.keys_by_hash.clear()
             self.documents.clear()
             self.webhooks.clear()
+            self.conversions.clear()
+            self.participants = seeded_participants()
             self.actions.clear()
             self.request_log = deque(maxlen=request_log_size)
             self.generation += 1
+
+    def add_tenant(self, tenant: Tenant) -> None:
+        """Store a new tenant (its seq the highest so far) and index it."""
+        with self.lock:
+            self.tenants[tenant.id] = tenant
+            self.tenant_by_name[similar_name(tenant.name)] = tenant
+            self.tenants_of_org.setdefault(tenant.org, []).append(tenant)
+
+    def rename_tenant(self, tenant: Tenant, name: str) -> None:
+        with self.lock:
+            if self.tenant_by_name.get(similar_name(tenant.name)) is tenant:
+                del self.tenant_by_name[similar_name(tenant.name)]
+            tenant.name = name
+            self.tenant_by_name[similar_name(name)] = tenant
+
+    def reindex(self) -> None:
+        """Rebuild the tenant indexes from `tenants` (after a restore)."""
+        with self.lock:
+            ordered = sorted(self.tenants.values(), key=lambda t: t.seq)
+            self.tenant_by_name = {similar_name(t.name): t for t in ordered}
+            self.tenants_of_org = {}
+            for tenant in ordered:
+                self.tenants_of_org.setdefault(tenant.org, []).append(tenant)
 
     def log_request(self, entry: dict[str, Any]) -> None:
         with self.lock:

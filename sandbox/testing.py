@@ -22,6 +22,21 @@ from sandbox.config import DEFAULT_ORG_KEY
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+# Settings that choose between plausible behaviours of the real service (set_behaviour).
+BEHAVIOURS = frozenset(
+    {
+        "retry_after",
+        "latest_key",
+        "test_mode_default",
+        "test_mode_exit",
+        "peppol_ids",
+        "unregistered_can_send",
+        "tenant_rate_per_minute",
+        "tenant_rate_per_hour",
+    }
+)
+
+
 class SandboxError(RuntimeError):
     pass
 
@@ -67,9 +82,46 @@ class SandboxHandle:
         self._control("DELETE", "/faults")
 
     def configure(self, **changes: Any) -> dict[str, Any]:
-        """Change rate_per_minute, rate_per_hour, time_scale, send_delay, webhook_retry_delays,
-        webhook_timeout until the next reset."""
+        """Change any run-time setting (sandbox/README.md lists them) until the next reset."""
         return self._control("POST", "/config", json=changes)
+
+    def set_behaviour(self, **choices: Any) -> dict[str, Any]:
+        """Pick one of the plausible behaviours where e-invoice.be's guides are silent, until the
+        next reset: ``retry_after`` ("always"/"sometimes"/"never"), ``latest_key``
+        ("active"/"created"), ``test_mode_default`` (bool), ``test_mode_exit``
+        ("update"/"ignore"/"refuse"), ``peppol_ids`` ("at_most_one"/"exactly_one"),
+        ``unregistered_can_send`` (bool), ``tenant_rate_per_minute``/``tenant_rate_per_hour``."""
+        unknown = set(choices) - BEHAVIOURS
+        if unknown:
+            raise SandboxError(f"not a behaviour setting: {', '.join(sorted(unknown))}")
+        return self.configure(**choices)
+
+    def set_test_mode(self, tenant_id: str, test_mode: bool) -> dict[str, Any]:
+        """Switch a tenant's test mode as e-invoice.be's support would (whatever test_mode_exit)."""
+        return self._control(
+            "POST", f"/tenants/{tenant_id}/test-mode", json={"test_mode": test_mode}
+        )
+
+    # --- the Peppol directory outside the sandbox ----------------------------------------------
+
+    def participants(self) -> list[dict[str, Any]]:
+        """Outside participants: peppol_id, name, access_point, smp_host, document_types, …"""
+        return self._control("GET", "/participants")["participants"]
+
+    def add_participant(self, peppol_id: str, name: str, **fields: Any) -> dict[str, Any]:
+        """Register an ID with another access point (``access_point``, ``smp_host``, …)."""
+        return self._control(
+            "POST", "/participants", json={"peppol_id": peppol_id, "name": name, **fields}
+        )
+
+    def release_participant(self, peppol_id: str) -> dict[str, Any]:
+        """The other access point lets the ID go: a sandbox tenant can now register it."""
+        return self._control("DELETE", f"/participants/{peppol_id}")
+
+    def move_participant(self, peppol_id: str, access_point: str, smp_host: str) -> dict[str, Any]:
+        """The ID migrates to yet another outside access point."""
+        body = {"access_point": access_point, "smp_host": smp_host}
+        return self._control("POST", f"/participants/{peppol_id}/move", json=body)
 
     def config(self) -> dict[str, Any]:
         return self._control("GET", "/config")

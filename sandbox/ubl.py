@@ -195,13 +195,7 @@ def _date(value: date | None) -> str:
     return (value or date.today()).isoformat()
 
 
-def render(doc: Document, totals: Totals, document_id: str) -> str:
-    """The UBL document as XML text (UTF-8 declaration included)."""
-    credit = doc.is_credit_note
-    root_ns = CREDIT_NOTE_NS if credit else INVOICE_NS
-    # The root's namespace is declared by hand as the default one, as Peppol documents do;
-    # ElementTree's default_namespace option refuses unqualified attributes like currencyID.
-    root = ET.Element("CreditNote" if credit else "Invoice", {"xmlns": root_ns})
+def _header(root: ET.Element, doc: Document, document_id: str, credit: bool) -> None:
     selfbilling = doc.document_type.startswith("SELFBILLING")
     _cbc(
         root,
@@ -233,28 +227,28 @@ def render(doc: Document, totals: Totals, document_id: str) -> str:
         reference = _cac(_cac(root, "BillingReference"), "InvoiceDocumentReference")
         _cbc(reference, "ID", doc.billing_reference)
 
-    # A supply not subject to VAT (O) must not show VAT identifiers (BR-O-02..04).
-    with_vat = not any(line.tax_code == "O" for line in doc.lines)
-    _party(root, "AccountingSupplierParty", doc.vendor, with_vat)
-    _party(root, "AccountingCustomerParty", doc.customer, with_vat)
 
-    if doc.shipping_address:
-        delivery = _cac(root, "Delivery")
-        country = en16931._country_from_address(doc.shipping_address) or doc.customer.country
-        _postal_address(
-            _cac(delivery, "DeliveryLocation"), "Address", doc.shipping_address, country
-        )
-        if doc.shipping_recipient:
-            _cbc(_cac(_cac(delivery, "DeliveryParty"), "PartyName"), "Name", doc.shipping_recipient)
+def _delivery(root: ET.Element, doc: Document) -> None:
+    if not doc.shipping_address:
+        return
+    delivery = _cac(root, "Delivery")
+    country = en16931._country_from_address(doc.shipping_address) or doc.customer.country
+    _postal_address(_cac(delivery, "DeliveryLocation"), "Address", doc.shipping_address, country)
+    if doc.shipping_recipient:
+        _cbc(_cac(_cac(delivery, "DeliveryParty"), "PartyName"), "Name", doc.shipping_recipient)
 
+
+def _payment_means_code(doc: Document, payment) -> str:
+    if payment.iban:
+        sepa = doc.currency == "EUR" and payment.iban[:2] in SEPA_COUNTRIES
+        return "58" if sepa else "30"  # SEPA credit transfer / credit transfer
+    return "30" if payment.account_number else "1"  # "1": instrument not defined
+
+
+def _payments(root: ET.Element, doc: Document, credit: bool) -> None:
     for payment in doc.payments:
         means = _cac(root, "PaymentMeans")
-        if payment.iban:
-            sepa = doc.currency == "EUR" and payment.iban[:2] in SEPA_COUNTRIES
-            code = "58" if sepa else "30"  # SEPA credit transfer / credit transfer
-        else:
-            code = "30" if payment.account_number else "1"  # "1": instrument not defined
-        _cbc(means, "PaymentMeansCode", code)
+        _cbc(means, "PaymentMeansCode", _payment_means_code(doc, payment))
         if credit and doc.due_date:
             _cbc(means, "PaymentDueDate", doc.due_date.isoformat())
         if payment.reference:
@@ -272,9 +266,8 @@ def render(doc: Document, totals: Totals, document_id: str) -> str:
     if doc.payment_term:
         _cbc(_cac(root, "PaymentTerms"), "Note", doc.payment_term)
 
-    for ac in (*doc.allowances, *doc.charges):
-        _allowance_charge(root, ac, doc.currency, with_tax=True)
 
+def _tax_total(root: ET.Element, doc: Document, totals: Totals) -> None:
     tax_total = _cac(root, "TaxTotal")
     _amount(tax_total, "TaxAmount", totals.tax_total, doc.currency)
     for subtotal in totals.subtotals:
@@ -292,6 +285,8 @@ def render(doc: Document, totals: Totals, document_id: str) -> str:
                 _cbc(category, "TaxExemptionReason", doc.vatex_note)
         _cbc(_cac(category, "TaxScheme"), "ID", "VAT")
 
+
+def _monetary_total(root: ET.Element, doc: Document, totals: Totals) -> None:
     monetary = _cac(root, "LegalMonetaryTotal")
     _amount(monetary, "LineExtensionAmount", totals.line_total, doc.currency)
     _amount(monetary, "TaxExclusiveAmount", totals.tax_exclusive, doc.currency)
@@ -304,6 +299,26 @@ def render(doc: Document, totals: Totals, document_id: str) -> str:
         _amount(monetary, "PrepaidAmount", totals.prepaid, doc.currency)
     _amount(monetary, "PayableAmount", totals.payable, doc.currency)
 
+
+def render(doc: Document, totals: Totals, document_id: str) -> str:
+    """The UBL document as XML text (UTF-8 declaration included), in the element order the
+    UBL schema fixes: header, parties, delivery, payment, charges, taxes, totals, lines."""
+    credit = doc.is_credit_note
+    root_ns = CREDIT_NOTE_NS if credit else INVOICE_NS
+    # The root's namespace is declared by hand as the default one, as Peppol documents do;
+    # ElementTree's default_namespace option refuses unqualified attributes like currencyID.
+    root = ET.Element("CreditNote" if credit else "Invoice", {"xmlns": root_ns})
+    _header(root, doc, document_id, credit)
+    # A supply not subject to VAT (O) must not show VAT identifiers (BR-O-02..04).
+    with_vat = not any(line.tax_code == "O" for line in doc.lines)
+    _party(root, "AccountingSupplierParty", doc.vendor, with_vat)
+    _party(root, "AccountingCustomerParty", doc.customer, with_vat)
+    _delivery(root, doc)
+    _payments(root, doc, credit)
+    for ac in (*doc.allowances, *doc.charges):
+        _allowance_charge(root, ac, doc.currency, with_tax=True)
+    _tax_total(root, doc, totals)
+    _monetary_total(root, doc, totals)
     for line in doc.lines:
         _line(root, doc, line, credit)
 

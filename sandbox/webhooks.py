@@ -1,9 +1,10 @@
 """Webhooks: CRUD, history, test, and signed delivery with retries.
 
 Signature: ``X-Signature: sha256=<hex>``, HMAC-SHA256 keyed with the webhook secret over the
-exact request body, which is
-``json.dumps(event, sort_keys=True, separators=(",", ":")).encode("utf-8")`` where
-``event = {"id", "timestamp", "type", "data"}``. Redirects are not followed (3xx = failure).
+exact request body, which is e-invoice.be's documented ``json.dumps(event, sort_keys=True)``
+(default separators ``", "`` and ``": "``, non-ASCII as ``\\uXXXX``), UTF-8, where
+``event = {"id", "timestamp", "type", "data"}``. The ``webhook_compact_json`` setting keeps the
+sandbox's old compact separators. Redirects are not followed (3xx = failure).
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ SandboxDep = Annotated[Sandbox, Depends(get_sandbox)]
 WEBHOOK_NOT_FOUND = "Webhook not found"
 
 
-def serialize(event: dict[str, Any]) -> bytes:
+def serialize(event: dict[str, Any], compact: bool = False) -> bytes:
     """The exact bytes that are POSTed and signed."""
-    return json.dumps(event, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    if compact:
+        return json.dumps(event, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return json.dumps(event, sort_keys=True).encode("utf-8")
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -80,8 +83,10 @@ def _new_delivery(webhook: Webhook, event: dict[str, Any], test: bool = False) -
     return delivery
 
 
-def _post(url: str, secret: str, event: dict[str, Any], timeout: float) -> dict[str, Any]:
-    body = serialize(event)
+def _post(
+    url: str, secret: str, event: dict[str, Any], timeout: float, compact: bool = False
+) -> dict[str, Any]:
+    body = serialize(event, compact)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "e-invoice-sandbox-webhooks/1.0",
@@ -125,8 +130,8 @@ def _attempt(
             return
         url, secret, event = webhook.url, webhook.secret, delivery["payload"]
         delays = list(sandbox.config.webhook_retry_delays)
-        timeout = sandbox.config.webhook_timeout
-    result = _post(url, secret, event, timeout)  # outside the lock: it may take seconds
+        timeout, compact = sandbox.config.webhook_timeout, sandbox.config.webhook_compact_json
+    result = _post(url, secret, event, timeout, compact)  # outside the lock: it may take seconds
     with store.lock:
         if store.generation != generation:
             return
@@ -213,8 +218,11 @@ def delete_webhook(webhook_id: str, tenant: TenantDep, sandbox: SandboxDep) -> d
 def webhook_history(
     webhook_id: str, tenant: TenantDep, sandbox: SandboxDep
 ) -> dict[str, list[dict[str, Any]]]:
+    """Deliveries, newest first. The file documents no 404 here: an unknown id has no history."""
     with sandbox.store.lock:
-        webhook = _webhook(sandbox, tenant, webhook_id)
+        webhook = sandbox.store.webhooks.get(webhook_id)
+        if webhook is None or webhook.tenant_id != tenant.id:
+            return {"history": []}
         return {"history": json.loads(json.dumps(list(reversed(webhook.history))))}
 
 
@@ -236,7 +244,8 @@ def test_webhook(
         event = make_event(body.event_type, body.data)
         delivery = _new_delivery(webhook, event, test=True)
         url, secret, timeout = webhook.url, webhook.secret, sandbox.config.webhook_timeout
-    result = _post(url, secret, event, timeout)
+        compact = sandbox.config.webhook_compact_json
+    result = _post(url, secret, event, timeout, compact)
     with store.lock:
         _record_attempt(delivery, 1, result)
         delivery["status"] = "delivered" if result["success"] else "failed"

@@ -1,4 +1,4 @@
-"""Django admin views of the mirror (read-mostly) and the audit log (read-only).
+"""Django admin views of the mirror (read-only; the audit log's are in core.admin).
 
 Changes to tenants and keys go through the staff screens, which call e-invoice.be; the
 admin is for looking. Key values are never shown here.
@@ -6,18 +6,8 @@ admin is for looking. Key values are never shown here.
 
 from django.contrib import admin
 
-from tenants.models import ApiKey, AuditEntry, PeppolRegistration, Tenant
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+from core.admin import ReadOnlyAdmin
+from tenants.models import ApiKey, PeppolRegistration, Tenant
 
 
 @admin.register(Tenant)
@@ -49,12 +39,4 @@ class ApiKeyAdmin(ReadOnlyAdmin):
 @admin.register(PeppolRegistration)
 class PeppolRegistrationAdmin(ReadOnlyAdmin):
     list_display = ("tenant", "registered", "status", "peppol_id", "last_checked_at")
-    list_select_related = ("tenant",)
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ("sequence", "created_at", "actor", "action", "tenant", "target", "outcome")
-    list_filter = ("outcome", "action")
-    search_fields = ("actor", "action", "target")
     list_select_related = ("tenant",)

@@ -8,24 +8,40 @@ company number it already knows is probably a mistake.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tenants.identifiers import name_key
 from tenants.models import PeppolRegistration, Tenant
 
 
 def _similar_regex(name: str) -> str:
-    # e-invoice.be treats names equal after dropping separators as the same name.
-    letters = re.sub(r"[^a-z0-9]", "", name.lower())
-    return "^[-_.]*" + "".join(f"{re.escape(c)}[-_.]*" for c in letters) + "$"
+    # The names with the same name_key: its letters, separators anywhere in between.
+    return "^[-_.]*" + "".join(f"{re.escape(c)}[-_.]*" for c in name_key(name)) + "$"
+
+
+def suggest_free_name(name: str) -> str:
+    """`acme` → `acme-2` (or the next number not already in the mirror)."""
+    base = re.sub(r"-\d+$", "", name)[:90] or "tenant"
+    taken = {
+        name_key(n)
+        for n in Tenant.objects.filter(name__startswith=base[:3]).values_list("name", flat=True)
+    }
+    for n in range(2, 1000):
+        candidate = f"{base}-{n}"
+        if name_key(candidate) not in taken:
+            return candidate
+    return f"{base}-{timezone.now():%Y%m%d%H%M%S}"
 
 
 def name_taken(name: str, exclude: Tenant | None = None) -> str:
     """The reason `name` cannot be used (a tenant of the mirror has it), or ""."""
-    from tenants.services import suggest_free_name
-
-    if not re.sub(r"[^a-z0-9]", "", name.lower()):
+    if not name_key(name):
         return ""
     others = Tenant.objects.filter(name__iregex=_similar_regex(name))
     if exclude is not None:
@@ -89,3 +105,153 @@ def duplicate_warnings(data: dict, exclude: Tenant | None = None) -> list[str]:
         % {"other": other, "fields": ", ".join(fields)}
         for other, fields in same.items()
     ]
+
+
+# --- Peppol preflight -------------------------------------------------------------------------
+class Verdict:
+    """What the preflight found about a Peppol ID (the CSV's Peppol column, the job, the page)."""
+
+    FREE = "free"
+    OURS = "ours"  # registered here, under one of our tenants
+    ELSEWHERE = "elsewhere"  # registered with another access point
+    UNAVAILABLE = "unavailable"  # the lookup could not be made: nothing is guessed
+    NONE = "none"  # no Peppol ID to check
+
+
+@dataclass
+class PeppolVerdict:
+    kind: str
+    peppol_id: str
+    tenant: Tenant | None = None
+    holder: dict[str, Any] = dataclass_field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def free(self) -> bool:
+        return self.kind == Verdict.FREE
+
+    @property
+    def held_elsewhere(self) -> bool:
+        return self.kind == Verdict.ELSEWHERE
+
+    @property
+    def text(self) -> str:
+        """One line for staff: the verdict with what it rests on."""
+        if self.kind == Verdict.FREE:
+            return _("Free: %(id)s is not registered on the Peppol network.") % {
+                "id": self.peppol_id
+            }
+        if self.kind == Verdict.OURS and self.tenant is not None:
+            return _("Registered here, under our tenant %(name)s.") % {"name": self.tenant.name}
+        if self.kind == Verdict.ELSEWHERE:
+            return holder_text(self.holder)
+        if self.kind == Verdict.UNAVAILABLE:
+            return _("Lookup unavailable (%(reason)s): not checked.") % {"reason": self.reason}
+        return _("No Peppol ID.")
+
+    def as_row(self) -> dict[str, Any]:
+        """What a CSV row keeps (JSON): the verdict and the holder, the tenant by id."""
+        return {
+            "kind": self.kind,
+            "peppol_id": self.peppol_id,
+            "tenant_id": self.tenant.pk if self.tenant else None,
+            "tenant_name": self.tenant.name if self.tenant else "",
+            "holder": self.holder,
+            "reason": self.reason,
+            "text": self.text,
+        }
+
+
+def document_type_names(types: list[str]) -> list[str]:
+    """`urn:…:Invoice-2::Invoice##urn:…` → `Invoice`: what a person reads."""
+    names = []
+    for t in types or []:
+        match = re.search(r"::([A-Za-z]+)##", t)
+        name = match.group(1) if match else t
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def holder_text(holder: dict[str, Any]) -> str:
+    types = ", ".join(document_type_names(holder.get("document_types") or [])) or "—"
+    return _(
+        "Held by %(name)s with the access point %(access_point)s (SMP %(smp)s), registered "
+        "since %(since)s; receives %(types)s."
+    ) % {
+        "name": holder.get("name") or _("an unnamed participant"),
+        "access_point": holder.get("access_point") or _("unknown"),
+        "smp": holder.get("smp_host") or _("unknown"),
+        "since": holder.get("registration_date") or _("an unknown date"),
+        "types": types,
+    }
+
+
+def held_elsewhere_advice(holder: dict[str, Any], peppol_id: str) -> str:
+    """What the customer asks their current provider, in their terms."""
+    provider = holder.get("access_point") or _("your current Peppol provider")
+    return _(
+        "Your Peppol ID %(id)s is registered with another provider, %(provider)s (since "
+        "%(since)s). A Peppol ID can be with one provider at a time, so invoices sent to you "
+        "now go there. Ask %(provider)s either to deregister %(id)s from their service, or, if "
+        "they support moving to another provider, for a migration key for %(id)s. As soon as "
+        "the ID is free we register it here."
+    ) % {
+        "id": peppol_id,
+        "provider": provider,
+        "since": holder.get("registration_date") or _("an unknown date"),
+    }
+
+
+def lookup_tenant() -> Tenant | None:
+    """The tenant whose key the lookups use: PEPPOL_LOOKUP_TENANT, else the oldest active
+    tenant whose current key the portal holds (the tenant API needs a tenant key)."""
+    from django.conf import settings
+
+    from tenants.models import ApiKey
+
+    keys = ApiKey.objects.current().exclude(encrypted_value="").filter(tenant__is_deleted=False)
+    name = str(settings.PEPPOL_LOOKUP_TENANT or "").strip()
+    if name:
+        keys = keys.filter(tenant__name=name)
+    key = keys.select_related("tenant").order_by("tenant__created_at", "tenant__pk").first()
+    return key.tenant if key else None
+
+
+def lookup_participant(peppol_id: str):
+    """The network's answer about `peppol_id` (einvoice.tenant.ParticipantLookup), with the
+    lookup tenant's key. Raises ApiError (or KeyUnavailable when no key is held)."""
+    from django.conf import settings
+
+    from einvoice.errors import KeyUnavailable
+    from einvoice.tenant import TenantApi
+
+    tenant = lookup_tenant()
+    if tenant is None:
+        if settings.PEPPOL_LOOKUP_TENANT:
+            raise KeyUnavailable(
+                _("the portal holds no key of the lookup tenant %(name)s")
+                % {"name": settings.PEPPOL_LOOKUP_TENANT}
+            )
+        raise KeyUnavailable(_("the portal holds no tenant key to look IDs up with"))
+    return TenantApi(tenant).lookup_participant(peppol_id)
+
+
+def preflight(peppol_id: str, exclude: Tenant | None = None) -> PeppolVerdict:
+    """Who holds `peppol_id`: nobody (free), one of our tenants (from the mirror, no call),
+    another access point (from the network lookup), or "unavailable" when the lookup failed."""
+    from einvoice.errors import ApiError
+
+    if not peppol_id:
+        return PeppolVerdict(Verdict.NONE, "")
+    owner = peppol_owner(peppol_id, exclude=exclude)
+    if owner is not None:
+        return PeppolVerdict(Verdict.OURS, peppol_id, tenant=owner)
+    try:
+        found = lookup_participant(peppol_id)
+    except ApiError as e:
+        return PeppolVerdict(Verdict.UNAVAILABLE, peppol_id, reason=str(e))
+    if not found.found:
+        return PeppolVerdict(Verdict.FREE, peppol_id)
+    holder = {**found.as_dict(), "checked_at": timezone.now().isoformat()}
+    return PeppolVerdict(Verdict.ELSEWHERE, peppol_id, holder=holder)

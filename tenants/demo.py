@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from tenants import admin_api, services
+from einvoice import admin as admin_api
+from einvoice.errors import ApiError, Conflict
+from tenants import keys, mirror, peppol
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ def _adopt(name: str) -> Tenant | None:
     """The tenant exists remotely but not in this mirror (e.g. a fresh database)."""
     for remote in admin_api.iter_tenants():
         if remote.get("name") == name and not remote.get("is_deleted"):
-            return services.mirror_tenant(admin_api.get_tenant(remote["id"]))
+            return mirror.mirror_tenant(admin_api.get_tenant(remote["id"]))
     return None
 
 
@@ -59,10 +61,10 @@ def _ensure_registered(tenant: Tenant) -> None:
         logger.warning("demo tenant %s is in test mode: not registered on Peppol", tenant)
         return
     try:
-        reg = services.refresh_peppol_status(tenant, ACTOR)
+        reg = peppol.refresh_peppol_status(tenant, ACTOR)
         if not reg.registered:
-            services.register_peppol(tenant, ACTOR)
-    except admin_api.AdminApiError as e:
+            peppol.register_peppol(tenant, ACTOR)
+    except ApiError as e:
         # One demo tenant off the network must not cost the others their logins.
         logger.warning("demo tenant %s not registered on Peppol: %s", tenant, e)
 
@@ -77,13 +79,13 @@ def seed_demo_tenants() -> list[Tenant]:
         tenant = Tenant.objects.filter(name=data["name"], is_deleted=False).first()
         if tenant is None:
             try:
-                tenant = services.create_tenant(data, ACTOR)
-            except admin_api.Conflict:
+                tenant = mirror.create_tenant(data, ACTOR)
+            except Conflict:
                 tenant = _adopt(data["name"])
                 if tenant is None:
                     raise
         if tenant.current_key() is None:
-            services.create_key(tenant, "demo", "Demo key (seed_demo)", ACTOR)
+            keys.create_key(tenant, "demo", "Demo key (seed_demo)", ACTOR)
         if spec.get("register"):
             _ensure_registered(tenant)
         tenants.append(tenant)

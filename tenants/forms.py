@@ -1,9 +1,11 @@
-"""Forms of the staff screens. Checks live in tenants.identifiers; the forms put their
-messages (and the API's) on the right field."""
+"""Forms of the staff screens (tenants, keys, Peppol, logins, filters) and of the job screens
+(one onboarding, a CSV upload, a rotation policy). Checks live in tenants.identifiers; the
+forms put their messages (and the API's) on the right field."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -11,10 +13,10 @@ from django.contrib.auth.password_validation import password_validators_help_tex
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from tenants import admin_api
+from einvoice.errors import ApiError, Invalid
 from tenants import checks as tenant_checks
 from tenants.identifiers import COUNTRIES, clean_tenant_fields, peppol_warnings
-from tenants.models import Tenant
+from tenants.models import PeppolState, Tenant
 
 
 class ApiErrorsMixin:
@@ -32,7 +34,7 @@ class ApiErrorsMixin:
             for message in messages:
                 self.add_error(target, message)
 
-    def add_api_error(self, error: admin_api.ValidationFailed) -> None:
+    def add_api_error(self, error: Invalid) -> None:
         self.add_field_errors(error.field_errors)
         if not error.field_errors:
             self.add_error(None, str(error))
@@ -180,7 +182,7 @@ class PeppolRegisterForm(ApiErrorsMixin, forms.Form):
                 "0208 Peppol ID, and this one is %(id)s."
             ) % {"id": peppol_id}
 
-    def add_register_error(self, error: admin_api.AdminApiError) -> None:
+    def add_register_error(self, error: ApiError) -> None:
         """The register endpoint answers 400 with a sentence; route it by what it is about."""
         text = str(error)
         if "company_name" in text or "KBO" in text:
@@ -221,13 +223,14 @@ class CustomerUserForm(forms.Form):
         return data
 
 
+# Each ends with the primary key: the list pages by seeking, which needs a unique order.
 SORTS = {
-    "name": ("name",),
-    "-name": ("-name",),
-    "created": ("remote_created_at", "name"),
-    "-created": ("-remote_created_at", "name"),
-    "key_age": ("current_key_created", "name"),
-    "-key_age": ("-current_key_created", "name"),
+    "name": ("name", "pk"),
+    "-name": ("-name", "-pk"),
+    "created": ("remote_created_at", "name", "pk"),
+    "-created": ("-remote_created_at", "name", "pk"),
+    "key_age": ("current_key_created", "name", "pk"),
+    "-key_age": ("-current_key_created", "name", "pk"),
 }
 
 
@@ -240,6 +243,9 @@ class TenantFilterForm(forms.Form):
             ("", gettext_lazy("Any")),
             ("registered", gettext_lazy("Registered")),
             ("unregistered", gettext_lazy("Not registered")),
+            (PeppolState.HELD_ELSEWHERE, gettext_lazy("Held elsewhere (watching)")),
+            (PeppolState.FAILED, gettext_lazy("Registration failed")),
+            (PeppolState.REGISTERING, gettext_lazy("Registering")),
         ],
     )
     deleted = forms.ChoiceField(
@@ -275,6 +281,10 @@ class TenantFilterForm(forms.Form):
     )
 
 
+AUDIT_FIRST_DAY = date(2000, 1, 1)
+AUDIT_LAST_DAY = date(2999, 12, 31)
+
+
 class AuditFilterForm(forms.Form):
     actor = forms.CharField(label=gettext_lazy("Actor"), required=False, max_length=150)
     action = forms.ChoiceField(label=gettext_lazy("Action"), required=False)
@@ -298,3 +308,71 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args, actions: list[str] = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", _("Any"))] + [(a, a) for a in actions]
+
+    def _clean_day(self, name: str):
+        # Far-off dates overflow once turned into times in this time zone (year 1 or 9999).
+        day = self.cleaned_data.get(name)
+        if day is not None and not (AUDIT_FIRST_DAY <= day <= AUDIT_LAST_DAY):
+            raise forms.ValidationError(
+                _("Pick a date between %(first)s and %(last)s.")
+                % {"first": AUDIT_FIRST_DAY.isoformat(), "last": AUDIT_LAST_DAY.isoformat()}
+            )
+        return day
+
+    def clean_date_from(self):
+        return self._clean_day("date_from")
+
+    def clean_date_to(self):
+        return self._clean_day("date_to")
+
+
+# --- job screens ----------------------------------------------------------------------------
+MAX_CSV_BYTES = 2 * 1024 * 1024
+
+
+class OnboardForm(TenantForm):
+    """The new-tenant form (same checks, live hints and warnings) plus the Peppol choice.
+
+    The company name is required: a customer is onboarded under its legal name."""
+
+    description = forms.CharField(
+        label=gettext_lazy("Company name"),
+        max_length=200,
+        help_text=gettext_lazy("The customer's legal name, e.g. Customer Company BVBA."),
+    )
+    register_peppol = forms.BooleanField(
+        label=gettext_lazy("Register on Peppol"),
+        required=False,
+        initial=True,
+        help_text=gettext_lazy("Skipped, with the reason, for a tenant in test mode."),
+    )
+
+
+class BulkUploadForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("CSV file"),
+        help_text=gettext_lazy(
+            "UTF-8, comma or semicolon separated, with the header row of the template."
+        ),
+    )
+    register_peppol = forms.BooleanField(
+        label=gettext_lazy("Register the customers on Peppol"), required=False, initial=True
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith(".csv"):
+            raise forms.ValidationError(gettext_lazy("Upload a .csv file."))
+        if upload.size > MAX_CSV_BYTES:
+            raise forms.ValidationError(gettext_lazy("The file is larger than 2 MB; split it."))
+        return upload
+
+
+class RotationPolicyForm(forms.Form):
+    rotation_days = forms.IntegerField(
+        label=gettext_lazy("Rotate the key every (days)"),
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text=gettext_lazy("Leave empty for the default policy."),
+    )

@@ -245,6 +245,17 @@ def suggest_peppol_id(company_number: str, country: str | None = "BE") -> str:
         return ""
 
 
+def name_key(name: str) -> str:
+    """What makes two tenant names the same for e-invoice.be: `Acme-BV`, `acme.bv` and
+    `acmebv` are one name (case and separators do not count)."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def company_key(number: str) -> str:
+    """A company number without dots, spaces or case: `0403.170.701` is `0403170701`."""
+    return re.sub(r"[^A-Z0-9]", "", (number or "").upper())
+
+
 def validate_tenant_name(value: str) -> str:
     name = value.strip()
     if not NAME_RE.fullmatch(name):
@@ -303,6 +314,26 @@ def _messages(error: ValidationError) -> list[str]:
     return [str(m) for m in error.messages]
 
 
+def _vat_number_and_country(cleaned: dict, country: str | None, errors: dict) -> str | None:
+    """A VAT prefix that contradicts the country is an error; a Belgian VAT number fills in
+    a missing enterprise number (it is that number with BE in front). Returns the country."""
+    tax_prefix = clean(cleaned["company_tax_id"], " .-").upper()[:2]
+    if country and tax_prefix.isalpha() and tax_prefix in _COUNTRY_CODES and tax_prefix != country:
+        errors.setdefault("company_tax_id", []).append(
+            _(
+                "This VAT number is from %(prefix)s but the country is %(country)s: correct "
+                "the one that is wrong."
+            )
+            % {"prefix": tax_prefix, "country": country}
+        )
+    elif not cleaned["company_number"] and tax_prefix == "BE" and country in (None, "BE"):
+        digits = clean(cleaned["company_tax_id"], " .-").upper()[2:]
+        if isdigits(digits) and len(digits) in (9, 10):
+            cleaned["company_number"] = digits.zfill(10)
+            return "BE"
+    return country
+
+
 def clean_tenant_fields(data: dict, *, suggest: bool = True) -> tuple[dict, dict[str, list[str]]]:
     """Normalise and check tenant fields; returns (cleaned, errors by field).
 
@@ -330,7 +361,23 @@ def clean_tenant_fields(data: dict, *, suggest: bool = True) -> tuple[dict, dict
         except ValidationError as e:
             errors.setdefault("name", []).extend(_messages(e))
 
-    if cleaned["company_number"]:
+    country = _vat_number_and_country(cleaned, country, errors)
+
+    if (
+        country is None
+        and "country" not in errors
+        and isdigits(clean(cleaned["company_number"], " .-/"))
+    ):
+        # Digits alone, no country, and not shaped like a CBE number: nothing says which
+        # register the number is from, so nothing can check it ("123" was accepted). A
+        # number with letters (HRB 12345) names its register and is checked loosely.
+        errors.setdefault("company_number", []).append(
+            _(
+                "Choose the country of the company register (or give the VAT number) so that "
+                "the company number can be checked."
+            )
+        )
+    elif cleaned["company_number"]:
         try:
             cleaned["company_number"] = validate_company_number(cleaned["company_number"], country)
         except ValidationError as e:
@@ -371,3 +418,25 @@ def check_tenant_fields(data: dict) -> dict[str, list[str]]:
     """Field errors for a tenant's fields (empty when all is well). Nothing is suggested:
     a blank name is an error here."""
     return clean_tenant_fields(data, suggest=False)[1]
+
+
+# --- Peppol ID of a buyer, from its VAT number ------------------------------------------
+# Peppol EAS codes of the VAT-number schemes, by the VAT number's country prefix (EL and GR
+# are both Greece). Belgium is addressed by its enterprise number (0208), not by 9925.
+VAT_SCHEMES = {
+    "AT": "9914", "BE": "9925", "BG": "9926", "CY": "9928", "CZ": "9929", "DE": "9930",
+    "DK": "0198", "EE": "9931", "EL": "9933", "ES": "9920", "FR": "9957", "GB": "9932",
+    "GR": "9933", "HR": "9934", "HU": "9910", "IE": "9935", "IT": "9906", "LT": "9937",
+    "LU": "9938", "LV": "9939", "MT": "9943", "NL": "9944", "PL": "9945", "PT": "9946",
+    "RO": "9947", "SE": "9955", "SI": "9949", "SK": "9950",
+}  # fmt: skip
+
+
+def peppol_id_from_tax_id(tax_id: str) -> str:
+    """The Peppol ID e-invoice.be derives from a VAT number: BE → 0208:<enterprise number>,
+    other countries → their VAT scheme; empty when none can be derived."""
+    compact = re.sub(r"[\s.\-]", "", tax_id or "").upper()
+    if re.fullmatch(r"BE[01]\d{9}", compact):
+        return f"0208:{compact[2:]}"
+    scheme = VAT_SCHEMES.get(compact[:2])
+    return f"{scheme}:{compact}" if scheme and len(compact) > 4 and compact[:2] != "BE" else ""

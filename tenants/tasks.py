@@ -1,7 +1,8 @@
 """Celery tasks of the tenants app. Each calls the same functions the views call.
 
-Beat (exactly one) runs dispatch_jobs, sweep_jobs, plan_rotations and reconcile_mirror; see
-the project's CELERY_BEAT_SCHEDULE. Settings make every task acknowledged late and re-queued
+Beat (exactly one) runs dispatch_jobs, sweep_jobs, plan_rotations, reconcile_mirror and
+resume_reconcile; see the project's CELERY_BEAT_SCHEDULE. Settings make every task
+acknowledged late and re-queued
 if its worker dies (CELERY_TASK_ACKS_LATE, CELERY_TASK_REJECT_ON_WORKER_LOST, prefetch 1);
 the job rows make a re-delivered or duplicated message harmless (claims).
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from tenants.jobs import dispatcher, onboarding
+from jobs import dispatcher
+from tenants import reconcile, rotation, watch
+from tenants.onboarding import steps as onboarding
 
 
 @shared_task(ignore_result=True)
@@ -22,9 +25,13 @@ def run_onboarding(job_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def run_rotation(rotation_id: int) -> None:
-    from tenants.jobs import rotation
-
     rotation.run(rotation_id)
+    dispatcher.dispatch()
+
+
+@shared_task(ignore_result=True)
+def run_peppol_watch(watch_id: int) -> None:
+    watch.run(watch_id)
     dispatcher.dispatch()
 
 
@@ -42,13 +49,16 @@ def sweep_jobs() -> dict:
 
 @shared_task(ignore_result=True)
 def plan_rotations() -> int:
-    from tenants.jobs import rotation
-
     return rotation.plan_due()
 
 
 @shared_task(ignore_result=True)
 def reconcile_mirror(report_id: int | None = None) -> int:
-    from tenants.jobs import reconcile
-
     return reconcile.run(report_id).pk
+
+
+@shared_task(ignore_result=True)
+def resume_reconcile() -> int:
+    # A sync killed mid-way (or whose scheduled continuation was lost) goes on from its
+    # stored position.
+    return reconcile.resume_due()

@@ -8,20 +8,29 @@ import os
 import re
 import uuid
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from accounts.models import Role, User
-from tenants import ratelimit
+from core import checkpoint, triggers
+from einvoice import quota as ratelimit
 from tenants.models import Tenant
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM must still work.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Worker processes the tests start write no audit checkpoints into the project's var/.
+os.environ.setdefault("AUDIT_CHECKPOINT_FILE", "")
 
 pytest_plugins = ["sandbox.pytest_plugin"]
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - test persona password
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+def after_commit_tasks(callbacks: list) -> list:
+    """The on-commit callbacks that start work (the audit log's checkpoint writes left out)."""
+    return [c for c in callbacks if getattr(c, "func", None) is not checkpoint.write]
 
 
 def make_tenant(name: str, description: str, cbe: str) -> Tenant:
@@ -85,6 +94,34 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     db = settings.DATABASES["default"]
     if db["ENGINE"] == "django.db.backends.sqlite3":
         db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def audit_triggers_let_test_flush_through():
+    """Between transactional tests pytest-django empties every table, with DELETE on SQLite
+    (PostgreSQL's TRUNCATE passes row triggers by): drop the audit log's append-only triggers
+    first; the post_migrate signal that flush sends puts them back."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        yield
+        return
+    DatabaseOperations = type(connection.ops)
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        statements = original(
+            self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+        )
+        return [f"DROP TRIGGER IF EXISTS {name}" for name in triggers.SQLITE_TRIGGERS] + statements
+
+    with mock.patch.object(DatabaseOperations, "sql_flush", sql_flush):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def own_audit_checkpoints(settings, tmp_path):
+    settings.AUDIT_CHECKPOINT_FILE = str(tmp_path / "audit-checkpoints.jsonl")
 
 
 @pytest.fixture(autouse=True)

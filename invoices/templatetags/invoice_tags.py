@@ -4,8 +4,6 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.utils.formats import number_format
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from invoices.forms import UNIT_CHOICES
@@ -103,82 +101,26 @@ def event_label(event_type) -> str:
     return str(TIMELINE_EVENTS.get(str(event_type), event_type))
 
 
-def _issue_html(issues, where: str) -> str:
-    parts = []
-    for m in issues or []:
-        warning = (
-            format_html('<span class="badge warn">{}</span> ', _("Warning"))
-            if m.severity == "warning"
-            else ""
-        )
-        detail = format_html(' <small class="muted">{}</small>', m.detail) if m.detail else ""
-        parts.append(
-            format_html(
-                '<p class="error issue {}" data-issue="{}">{}{}{}</p>',
-                m.severity,
-                where,
-                warning,
-                m.text,
-                detail,
-            )
-        )
-    return mark_safe("".join(parts))  # noqa: S308 - every part built with format_html
+def _shown_errors(context, bound) -> list[str]:
+    """A field's own errors, once the customer asked to check or save (not while typing); the
+    input is marked invalid only then (`EditorBoundField`)."""
+    bound.errors_shown = bool(context.get("show_errors"))
+    return bound.errors if bound.errors_shown else []
 
 
-def _error_html(errors, name: str) -> str:
-    return format_html_join(
-        "", '<p class="error" data-error="{}">{}</p>', ((name, e) for e in errors)
-    )
-
-
-@register.simple_tag(takes_context=True)
-def row_cells(context, form, number: int) -> str:
+@register.inclusion_tag("invoices/_row_cells.html", takes_context=True)
+def row_cells(context, form, number: int) -> dict:
     """The cells of one line (or discount) row: each input with a hidden label, its errors and
-    the API's issues for it. In Python for the same reason as `field`: per row and per input,
-    the template version was most of the editor's render time."""
-    show_errors = context.get("show_errors")
+    the API's issues for it."""
     api = getattr(form, "api", None) or {}
-    cells = []
-    for bound in form.visible_fields():
-        errors = bound.errors if show_errors else []
-        issues = api.get(bound.name)
-        cells.append(
-            format_html(
-                '<td class="{}">\n  <label class="visually-hidden" for="{}">{} {}</label>\n'
-                "  {}\n  {}{}\n</td>",
-                "has-error" if errors or issues else "",
-                bound.id_for_label,
-                bound.label,
-                number,
-                bound,
-                _error_html(errors, bound.html_name),
-                _issue_html(issues, bound.html_name),
-            )
-        )
-    return mark_safe("".join(cells))  # noqa: S308 - every cell built with format_html
+    cells = [
+        {"bound": bound, "errors": _shown_errors(context, bound), "issues": api.get(bound.name)}
+        for bound in form.visible_fields()
+    ]
+    return {"cells": cells, "number": number}
 
 
-@register.simple_tag(takes_context=True)
-def field(context, bound, issues=None) -> str:
-    """A labelled input with its own errors and the API's issues for it (rendered in Python:
-    the editor has twenty of these and templates made them its slowest part)."""
-    show_errors = context.get("show_errors")
-    errors = bound.errors if show_errors else []
-    name = bound.html_name
-    required = mark_safe(' <span aria-hidden="true">*</span>') if bound.field.required else ""
-    help_text = (
-        format_html('<small class="help">{}</small>', bound.help_text) if bound.help_text else ""
-    )
-    error_html = _error_html(errors, name)
-    return format_html(
-        '<div class="field{}" id="field-{}">\n  <label for="{}">{}{}</label>\n  {}\n  {}{}{}\n</div>',
-        " has-error" if errors or issues else "",
-        name,
-        bound.id_for_label,
-        bound.label,
-        required,
-        bound,
-        help_text,
-        error_html,
-        _issue_html(issues, name),
-    )
+@register.inclusion_tag("invoices/_field.html", takes_context=True)
+def field(context, bound, issues=None) -> dict:
+    """A labelled input with its own errors and the API's issues for it."""
+    return {"bound": bound, "errors": _shown_errors(context, bound), "issues": issues}

@@ -1,8 +1,15 @@
-"""Models of the tenants app: the mirror (mirror.py), the audit log (audit.py) and the
-background jobs (jobs.py: onboarding, rotation, reconciliation)."""
+"""Models of the tenants app: the mirror (mirror.py) and the jobs that change it
+(jobs.py: onboarding, rotation, reveal links, reconciliation)."""
 
-from tenants.models.audit import AuditEntry, AuditHead
 from tenants.models.jobs import *  # noqa: F403
-from tenants.models.mirror import ApiKey, PeppolRegistration, Tenant
+from tenants.models.mirror import ApiKey, PeppolRegistration, PeppolState, Tenant
+from tenants.models.watch import PeppolWatch, WatchOutcome
 
-__all__ = ["ApiKey", "AuditEntry", "AuditHead", "PeppolRegistration", "Tenant"]
+__all__ = [
+    "ApiKey",
+    "PeppolRegistration",
+    "PeppolState",
+    "PeppolWatch",
+    "Tenant",
+    "WatchOutcome",
+]

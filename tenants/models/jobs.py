@@ -15,9 +15,11 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from jobs.models import ACTIVE_STATES, JobState, LeasedJob
+from tenants.identifiers import company_key, name_key
+
 __all__ = [
     "BulkOnboarding",
-    "JobState",
     "KeyRevealLink",
     "KeyRotation",
     "OnboardingJob",
@@ -30,60 +32,6 @@ __all__ = [
 
 def _token() -> str:
     return secrets.token_hex(4)
-
-
-class JobState(models.TextChoices):
-    QUEUED = "queued", _("queued")
-    RUNNING = "running", _("running")
-    WAITING = "waiting", _("waiting to retry")
-    SUCCEEDED = "succeeded", _("succeeded")
-    FAILED = "failed", _("failed")
-
-
-ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.WAITING)
-
-
-class LeasedJob(models.Model):
-    """What every worker job shares: its state, the lease, retries and the last error."""
-
-    state = models.CharField(
-        _("state"), max_length=16, choices=JobState.choices, default=JobState.QUEUED, db_index=True
-    )
-    # Due time: a queued or waiting job is released to a worker once this has passed.
-    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
-    # Set by the dispatcher when it sends the job to the broker; cleared when a run ends.
-    dispatched_at = models.DateTimeField(null=True, blank=True)
-    # While running: the claim expires then (the worker died) and the sweeper re-queues it.
-    lease_until = models.DateTimeField(null=True, blank=True)
-    # Random per claim: every write of a run is conditional on it (a fencing token), so a
-    # run whose lease was taken over can no longer change the job.
-    owner = models.CharField(max_length=32, blank=True)
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    # Claims of the current step; > 1 means an earlier run of this step may have half-done it.
-    step_attempts = models.PositiveIntegerField(default=0)
-    # Consecutive transient failures (for the backoff); reset when a step succeeds.
-    retries = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(_("last error"), blank=True)
-    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
-
-    @property
-    def is_active(self) -> bool:
-        return self.state in ACTIVE_STATES
-
-    @property
-    def is_stalled(self) -> bool:
-        """Running, but its worker stopped renewing the lease: it died, and the sweeper is
-        about to hand the job to another worker."""
-        return (
-            self.state == JobState.RUNNING
-            and self.lease_until is not None
-            and self.lease_until < timezone.now()
-        )
 
 
 # --- onboarding -----------------------------------------------------------------------------
@@ -101,11 +49,13 @@ class PeppolOutcome:
     NOT_REQUESTED = "not_requested"
     SKIPPED_TEST_MODE = "skipped_test_mode"
     SKIPPED_NO_PEPPOL_ID = "skipped_no_peppol_id"
+    HELD_ELSEWHERE = "held_elsewhere"
     LABELS = {
         REGISTERED: _("registered"),
         NOT_REQUESTED: _("not requested"),
         SKIPPED_TEST_MODE: _("skipped: test mode"),
         SKIPPED_NO_PEPPOL_ID: _("skipped: no Peppol ID"),
+        HELD_ELSEWHERE: _("held elsewhere (watching)"),
     }
 
 
@@ -160,6 +110,10 @@ class OnboardingJob(LeasedJob):
     peppol_id = models.CharField(_("Peppol ID"), max_length=64, blank=True)
     register_peppol = models.BooleanField(_("register on Peppol"), default=True)
     test_mode = models.BooleanField(_("test mode"), default=False)
+    # The name and company number as e-invoice.be compares them (set on save): at most one
+    # live job per company (the constraints below), so a double submit cannot make two keys.
+    name_key = models.CharField(max_length=100, blank=True, editable=False)
+    company_key = models.CharField(max_length=32, blank=True, editable=False)
 
     step = models.CharField(
         _("step"),
@@ -192,10 +146,30 @@ class OnboardingJob(LeasedJob):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["-created_at", "-id"], name="onboardingjob_list"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name_key"],
+                condition=models.Q(state__in=ACTIVE_STATES) & ~models.Q(name_key=""),
+                name="one_live_onboarding_per_name",
+            ),
+            models.UniqueConstraint(
+                fields=["company_key"],
+                condition=models.Q(state__in=ACTIVE_STATES) & ~models.Q(company_key=""),
+                name="one_live_onboarding_per_company",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"onboarding #{self.pk} {self.name}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.name_key = name_key(self.name)
+        self.company_key = company_key(self.company_number)
+        super().save(*args, **kwargs)
 
     @property
     def actor_label(self) -> str:
@@ -271,6 +245,7 @@ class KeyRotation(LeasedJob):
                 name="one_active_rotation_per_tenant",
             )
         ]
+        indexes = [models.Index(fields=["-created_at", "-id"], name="keyrotation_list")]
 
     def __str__(self) -> str:
         return f"rotation #{self.pk} {self.tenant_id} {self.phase}"
@@ -309,9 +284,31 @@ class KeyRevealLink(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # A hand-over link (tenants.handover) goes to a technical contact, who may have no
+    # login: the link alone opens it, once. Rotation links leave these empty.
+    sent_to = models.EmailField(_("sent to"), blank=True)
+    language = models.CharField(max_length=8, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"reveal link for key {self.api_key_id}"
+
+    @property
+    def is_handover(self) -> bool:
+        return bool(self.sent_to)
+
+    @property
+    def status(self) -> str:
+        if self.used_at:
+            return "used"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "open"
 
 
 # --- reconciliation -------------------------------------------------------------------------
@@ -335,12 +332,30 @@ class ReconcileReport(models.Model):
     )
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Where the listing resumes (its skip: soft-deleted tenants stay listed and new ones come
+    # last, so a position stays valid) and the remote total at the last page read.
+    position = models.PositiveIntegerField(default=0)
+    remote_total = models.PositiveIntegerField(default=0)
+    # When its share of the quota frees a call: the run continues then.
+    next_page_at = models.DateTimeField(null=True, blank=True)
+    # Held by the run that pages (renewed on each page); a killed run's report is resumed
+    # once it has passed.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Times (epoch seconds) of this sync's calls still in the hour window: its share.
+    call_times = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
 
     def __str__(self) -> str:
         return f"reconciliation #{self.pk}"
+
+    @property
+    def progress(self) -> int:
+        """Percent of the remote tenants listed so far."""
+        if self.state != self.STATE_RUNNING or not self.remote_total:
+            return 100 if self.state == self.STATE_DONE else 0
+        return min(99, self.position * 100 // self.remote_total)
 
     @property
     def open_items(self) -> list[dict]:

@@ -10,12 +10,16 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tenants import crypto
+from core import crypto
 
 
 class TenantQuerySet(models.QuerySet):
     def active(self) -> TenantQuerySet:
         return self.filter(is_deleted=False)
+
+    def in_peppol_state(self, state: str) -> TenantQuerySet:
+        """Not registered and in that registration state (held elsewhere, failed, …)."""
+        return self.filter(peppol__registered=False, peppol__state=state)
 
     def due_for_rotation(self, now: datetime | None = None) -> TenantQuerySet:
         """Tenants whose current key is older than their rotation policy allows.
@@ -58,11 +62,19 @@ class Tenant(models.Model):
     remote_updated_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The reconciliation report whose listing last showed this tenant (local_only = not shown).
+    reconciled_in = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
+        indexes = [
+            # The staff list's default: live tenants by name (core.paging seeks along it).
+            models.Index(
+                fields=["name", "id"], condition=Q(is_deleted=False), name="tenant_live_name"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -72,7 +84,13 @@ class Tenant(models.Model):
         return self.rotation_days or settings.KEY_ROTATION_DAYS
 
     def current_key(self) -> ApiKey | None:
-        return self.api_keys.filter(is_current=True, revoked_at__isnull=True).first()
+        return self.api_keys.current().first()
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def current(self) -> ApiKeyQuerySet:
+        """The key the portal calls with: current and not revoked (one per tenant)."""
+        return self.filter(is_current=True, revoked_at__isnull=True)
 
 
 class ApiKey(models.Model):
@@ -80,7 +98,7 @@ class ApiKey(models.Model):
     remote_id = models.CharField(max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=100)
     description = models.TextField(_("description"), blank=True)
-    # MultiFernet ciphertext (tenants.crypto). Empty for keys the portal never held,
+    # MultiFernet ciphertext (core.crypto). Empty for keys the portal never held,
     # e.g. adopted from the remote list: the API shows a value only once.
     encrypted_value = models.TextField(blank=True, editable=False)
     fingerprint = models.CharField(max_length=32, blank=True)
@@ -93,6 +111,8 @@ class ApiKey(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -154,8 +174,33 @@ class ApiKey(models.Model):
     claim_reveal.alters_data = True  # a template must not use up the one reveal
 
 
+class PeppolState(models.TextChoices):
+    """Where a tenant's Peppol registration stands, as staff follow it (tenants.peppol)."""
+
+    NOT_REGISTERED = "not_registered", _("not registered")
+    CHECKING = "checking", _("checking")
+    HELD_ELSEWHERE = "held_elsewhere", _("held elsewhere (watching)")
+    REGISTERING = "registering", _("registering")
+    REGISTERED = "registered", _("registered")
+    FAILED = "failed", _("failed")
+    UNREGISTERED = "unregistered", _("unregistered")
+
+
 class PeppolRegistration(models.Model):
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="peppol")
+    state = models.CharField(
+        _("Peppol state"),
+        max_length=20,
+        choices=PeppolState.choices,
+        default=PeppolState.NOT_REGISTERED,
+        db_index=True,
+    )
+    # Why it is in that state: the failure, or who holds the ID (shown with the state).
+    state_reason = models.TextField(blank=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    # The last preflight that found the ID held by another access point: peppol_id, name,
+    # access_point, smp_host, registration_date, document_types, checked_at.
+    holder = models.JSONField(default=dict, blank=True)
     registered = models.BooleanField(default=False)
     status = models.CharField(max_length=32, blank=True)
     peppol_id = models.CharField(max_length=64, blank=True)

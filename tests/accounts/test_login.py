@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_it_locks_out_after_repeated_failures(client, otto, settings):
-    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+    for _ in range(settings.AXES_USER_FAILURE_LIMIT - 1):
         r = client.post(reverse("login"), {"username": "otto", "password": "wrong"})
         assert r.status_code == 200
         assert b"Please enter a correct username and password" in r.content

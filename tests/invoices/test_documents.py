@@ -4,14 +4,19 @@ Webhooks are not reachable here (no live server): the poll task and the state pa
 documents from TRANSIT to their final state, as they do when notifications are lost.
 """
 
+import html
+import re
+import time
 from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from invoices import services, tasks
+from invoices import inbound, tasks
 from invoices.models import Direction, Document, DocumentType, State
 from tests.invoices.conftest import BUYER, NOT_ON_PEPPOL, editor_post, line
+from tests.invoices.test_editor import blocks
 
 NEW = reverse("invoices:new_invoice")
 
@@ -89,15 +94,37 @@ def test_it_says_why_a_send_to_a_buyer_not_on_peppol_failed_and_resends(
     assert "Delivery failed:" in page and "not registered on the Peppol network" in page
     assert 'id="resend-document"' in page and 'id="delete-document"' not in page
 
-    # The buyer joins Peppol; "send again" moves FAILED → TRANSIT → SENT.
+    # The buyer joins Peppol. "Send again" makes a new document with the same number and
+    # content and sends that; the failed one is never sent again (the API says 405 for it).
     remote, _key = portal_on_sandbox.create_tenant_with_key(
         "atelier", company_number="1286602456", peppol_ids=["0208:1286602456"]
     )
     portal_on_sandbox.register(remote["id"], "0208:1286602456")
-    carol_client.post(reverse("invoices:send", args=[document.pk]))
+    before = len(portal_on_sandbox.requests())
+    response = carol_client.post(reverse("invoices:send", args=[document.pk]))
+    new = Document.objects.get(replaces=document)
+    assert response["Location"] == reverse("invoices:detail", args=[new.pk])
+    calls = [(r["method"], r["path"]) for r in portal_on_sandbox.requests()[before:]]
+    assert ("POST", f"/api/documents/{document.remote_id}/send") not in calls
+    assert ("POST", f"/api/documents/{new.remote_id}/send") in calls
+    assert (new.invoice_id, new.total, new.lines.count()) == ("INV-F1", document.total, 2)
+    assert new.remote_id not in ("", document.remote_id)
+    assert settle(portal_on_sandbox, seller.key, new).state == State.SENT
     document.refresh_from_db()
-    assert document.state == State.TRANSIT and document.failure_reason == ""
-    assert settle(portal_on_sandbox, seller.key, document).state == State.SENT
+    assert document.state == State.FAILED
+
+    # Each page and each timeline links to the other; the failed one offers no second resend.
+    old_page = carol_client.get(reverse("invoices:detail", args=[document.pk])).content.decode()
+    new_page = carol_client.get(reverse("invoices:detail", args=[new.pk])).content.decode()
+    new_url, old_url = (reverse("invoices:detail", args=[d.pk]) for d in (new, document))
+    assert f'href="{new_url}" id="replacement-link"' in old_page
+    assert f'href="{old_url}" id="replaces-link"' in new_page
+    assert "Sent again as a new document." in old_page and 'id="resend-document"' not in old_page
+    assert "Sends again a document whose delivery failed." in new_page
+    assert [e.link for e in document.events.exclude(link=None)] == [new]
+    assert [e.link for e in new.events.exclude(link=None)] == [document]
+    carol_client.post(reverse("invoices:send", args=[document.pk]))
+    assert Document.objects.filter(invoice_id="INV-F1").count() == 2
 
 
 def test_it_deletes_a_draft_here_and_at_the_api(carol_client, seller, portal_on_sandbox):
@@ -166,8 +193,17 @@ def test_it_filters_searches_and_pages_the_list(carol_client, acme):
         )
     url = reverse("invoices:documents")
     first = carol_client.get(url).content.decode()
-    assert first.count("data-document=") == 25 and "Page 1 of 2" in first
-    assert carol_client.get(url, {"page": 2}).content.decode().count("data-document=") == 5
+    assert first.count("data-document=") == 25 and 'rel="next"' in first
+    next_url = html.unescape(re.search(r'<a href="([^"]*)" rel="next"', first)[1])
+    second = carol_client.get(url + next_url).content.decode()
+    assert second.count("data-document=") == 5 and 'rel="next"' not in second
+    assert "INV-000" in second and "INV-000" not in first  # oldest last, none twice
+    # The last page is the oldest 25; before it come the 5 newest, and that is the start.
+    last = carol_client.get(url, {"page": "last"}).content.decode()
+    assert last.count("data-document=") == 25 and "INV-000" in last and 'rel="next"' not in last
+    previous_url = html.unescape(re.search(r'<a href="([^"]*)" rel="prev"', last)[1])
+    newest = carol_client.get(url + previous_url).content.decode()
+    assert newest.count("data-document=") == 5 and 'rel="prev"' not in newest
 
     failed = carol_client.get(url, {"state": "FAILED"}).content.decode()
     assert failed.count("data-document=") == 10 and 'data-state="SENT"' not in failed
@@ -213,7 +249,7 @@ def test_it_pulls_the_inbox_when_stale(client, bob, seller, buyer, portal_on_san
     assert (
         received.direction == Direction.INBOUND and received.vendor_name == "Bakkerij Van Damme BV"
     )
-    assert received.total == services._dec("6.36") and received.lines.count() == 1
+    assert received.total == inbound._dec("6.36") and received.lines.count() == 1
     detail = client.get(reverse("invoices:detail", args=[received.pk])).content.decode()
     assert "Bread" in detail and 'id="send-document"' not in detail
     # A second page load within the staleness window does not call the API again.
@@ -224,17 +260,58 @@ def test_it_pulls_the_inbox_when_stale(client, bob, seller, buyer, portal_on_san
     ] == []
 
 
+def remote_documents(sandbox, key: str, number: str) -> set[str]:
+    """The ids of the documents with this number at the API: drafts and outbox together (a
+    document may move from one to the other while it is listed)."""
+    with sandbox.tenant_client(key) as api:
+        return {
+            d["id"]
+            for listing in ("/api/drafts/", "/api/outbox/")
+            for d in api.get(listing, params={"search": number}).json()["items"]
+        }
+
+
+def creates(sandbox, since: int) -> int:
+    return sum(
+        1
+        for r in sandbox.requests()[since:]
+        if (r["method"], r["path"]) == ("POST", "/api/documents/")
+    )
+
+
 def test_it_adopts_the_document_of_a_lost_create_answer_instead_of_making_two(
     carol_client, seller, buyer, portal_on_sandbox
 ):
+    # The create is done at the API but its answer never arrives: the portal neither retries
+    # the POST nor gives up, it finds the draft by its number and sends that one.
     portal_on_sandbox.set_faults(
         rules=[
             {"method": "POST", "path": "/api/documents/", "action": "drop_after_write", "times": 1}
         ]
     )
-    body = editor_post([line()], action="send", invoice_id="INV-L1")
-    response = carol_client.post(NEW, body)
+    before = len(portal_on_sandbox.requests())
+    response = carol_client.post(NEW, editor_post([line()], action="send", invoice_id="INV-L1"))
     document = Document.objects.get(invoice_id="INV-L1")
+    assert response.status_code == 302 and response["Location"].endswith(f"/{document.pk}/")
+    assert document.remote_id and document.state == State.TRANSIT
+    assert creates(portal_on_sandbox, before) == 1
+    assert remote_documents(portal_on_sandbox, seller.key, "INV-L1") == {document.remote_id}
+    assert settle(portal_on_sandbox, seller.key, document).state == State.SENT
+
+
+def test_it_adopts_a_lost_create_later_when_the_lookup_fails_too(
+    carol_client, seller, buyer, portal_on_sandbox
+):
+    portal_on_sandbox.set_faults(
+        rules=[
+            {"method": "POST", "path": "/api/documents/", "action": "drop_after_write", "times": 1},
+            {"method": "GET", "path": "/api/drafts/", "status": 503, "times": 1},
+        ]
+    )
+    before = len(portal_on_sandbox.requests())
+    body = editor_post([line()], action="send", invoice_id="INV-L2")
+    response = carol_client.post(NEW, body)
+    document = Document.objects.get(invoice_id="INV-L2")
     assert response.status_code == 302 and response["Location"].endswith(f"/{document.pk}/")
     assert document.remote_id == "" and document.state == State.DRAFT
     page = carol_client.get(response["Location"]).content.decode()
@@ -243,9 +320,8 @@ def test_it_adopts_the_document_of_a_lost_create_answer_instead_of_making_two(
     carol_client.post(reverse("invoices:send", args=[document.pk]))
     document.refresh_from_db()
     assert document.remote_id and document.state == State.TRANSIT
-    with portal_on_sandbox.tenant_client(seller.key) as api:
-        drafts = api.get("/api/drafts/", params={"search": "INV-L1"}).json()["items"]
-    assert [d["id"] for d in drafts] == [document.remote_id]  # one document, not two
+    assert creates(portal_on_sandbox, before) == 1  # adopted by number, not created again
+    assert remote_documents(portal_on_sandbox, seller.key, "INV-L2") == {document.remote_id}
 
 
 def test_it_sends_discounts_and_surcharges_with_totals_the_api_agrees_with(
@@ -325,6 +401,141 @@ def test_a_revoked_key_disables_sending_and_says_so_once(carol_client, acme):
 
 
 def test_the_inbox_has_no_state_filter_of_one_value(carol_client, acme, monkeypatch):
-    monkeypatch.setattr("invoices.services.sync_inbox", lambda tenant, force=False: 0)
+    monkeypatch.setattr("invoices.inbound.sync_inbox", lambda tenant, force=False: 0)
     assert 'name="state"' in carol_client.get(reverse("invoices:documents")).content.decode()
     assert 'name="state"' not in carol_client.get(reverse("invoices:inbox")).content.decode()
+
+
+def use_up_the_tenant_quota(sandbox, key: str) -> float | None:
+    """Call the tenant API until it answers 429; its Retry-After (None when not sent)."""
+    with sandbox.tenant_client(key) as api:
+        for _ in range(50):
+            answer = api.get("/api/me/")
+            if answer.status_code == 429:
+                wait = answer.headers.get("retry-after")
+                return float(wait) if wait else None
+    raise AssertionError("the tenant API never answered 429")
+
+
+@pytest.mark.parametrize("retry_after", ["always", "never"])
+def test_a_429_from_the_tenant_api_says_how_long_to_wait_and_the_action_works_later(
+    carol_client, seller, buyer, portal_on_sandbox, retry_after
+):
+    # The tenant API's quotas are not published: the sandbox limits them behind a setting,
+    # here 3 calls per "minute" of 2 real seconds.
+    portal_on_sandbox.configure(time_scale=30)
+    portal_on_sandbox.set_behaviour(tenant_rate_per_minute=3, retry_after=retry_after)
+    window = 2.0
+    body = editor_post([line()], action="save", invoice_id="INV-R1")
+
+    # Saving a draft: refused, nothing created here or there, the page says when to retry.
+    wait = use_up_the_tenant_quota(portal_on_sandbox, seller.key)
+    page = carol_client.post(NEW, body).content.decode()
+    expected = f"please wait {int(wait)} second" if wait else "please wait a minute"
+    assert "too many requests" in page and expected in page and "Nothing was done" in page
+    assert not Document.objects.filter(invoice_id="INV-R1").exists()
+    assert remote_documents_when_allowed(portal_on_sandbox, seller.key, "INV-R1", window) == set()
+    time.sleep(wait or window)
+    assert carol_client.post(NEW, body).status_code == 302
+    draft = Document.objects.get(invoice_id="INV-R1")
+    assert draft.remote_id
+
+    # Sending it: the same.
+    wait = use_up_the_tenant_quota(portal_on_sandbox, seller.key)
+    page = carol_client.post(reverse("invoices:send", args=[draft.pk]), follow=True)
+    assert "too many requests" in page.content.decode()
+    draft.refresh_from_db()
+    assert draft.state == State.DRAFT
+    time.sleep(wait or window)
+    page = carol_client.post(reverse("invoices:send", args=[draft.pk]), follow=True)
+    assert "is on its way" in page.content.decode()
+    draft.refresh_from_db()
+    assert draft.state == State.TRANSIT
+
+
+def remote_documents_when_allowed(sandbox, key: str, number: str, window: float) -> set[str]:
+    time.sleep(window)  # the listing itself counts against the quota
+    return remote_documents(sandbox, key, number)
+
+
+def test_a_long_transit_is_shown_honestly_with_the_networks_next_attempt(
+    carol_client, seller, portal_on_sandbox
+):
+    # As the real service: delivery to a buyer not on Peppol (yet) is retried with backoff.
+    portal_on_sandbox.configure(delivery_attempts=8, delivery_backoff=600)
+    document = send_invoice(
+        carol_client,
+        "INV-T1",
+        customer_name=NOT_ON_PEPPOL["company_name"],
+        customer_tax_id=NOT_ON_PEPPOL["company_tax_id"],
+    )
+    with portal_on_sandbox.tenant_client(seller.key) as api:
+        timeline = f"/api/documents/{document.remote_id}/timeline"
+        for _ in range(100):
+            if any(e["details"].get("error") for e in api.get(timeline).json()["events"]):
+                break
+            time.sleep(0.05)
+    Document.objects.filter(pk=document.pk).update(
+        state_changed_at=timezone.now() - timedelta(hours=3)
+    )
+    page = text_of(carol_client.get(reverse("invoices:detail", args=[document.pk])))
+    assert "In transit since" in page and "(3 hours)" in page
+    assert "retries delivery for up to 24 hours" in page
+    assert "Next attempt (2 of 8):" in page
+    assert "Last attempt: Receiver 0208:1286602456 is not registered" in page
+    listing = text_of(carol_client.get(reverse("invoices:documents")))
+    assert "In transit for 3 hours" in listing
+
+    # The poller reads it and leaves it be for a while (a tenth of its time in transit).
+    Document.objects.filter(pk=document.pk).update(next_poll_at=None)
+    assert tasks.poll_documents()["polled"] == 1
+    document.refresh_from_db()
+    assert document.state == State.TRANSIT
+    assert 1000 < (document.next_poll_at - timezone.now()).total_seconds() < 1100
+    assert tasks.poll_documents()["polled"] == 0
+
+
+def test_the_detail_page_reads_the_timeline_once_until_a_poll_or_webhook_moves_it(
+    carol_client, seller, buyer, portal_on_sandbox
+):
+    document = send_invoice(carol_client, "INV-TL1")
+    detail = reverse("invoices:detail", args=[document.pk])
+
+    def timeline_reads() -> int:
+        path = f"/api/documents/{document.remote_id}/timeline"
+        return sum(r["path"] == path for r in portal_on_sandbox.requests())
+
+    for _ in range(3):
+        assert "At e-invoice.be" in text_of(carol_client.get(detail))
+    assert timeline_reads() == 1
+
+    # The poller checks it (as a webhook would change it): the next view reads it again, once.
+    Document.objects.filter(pk=document.pk).update(next_poll_at=None, last_polled_at=None)
+    tasks.poll_documents()
+    carol_client.get(detail)
+    carol_client.get(detail)
+    assert timeline_reads() == 2
+
+
+def test_a_refused_create_shows_the_apis_words_and_each_issue_at_its_input(
+    carol_client, seller, portal_on_sandbox
+):
+    # The 406 body is {"detail"} only (the OpenAPI file): the issues come from validate/json.
+    body = editor_post(
+        [line()],
+        action="save",
+        invoice_id="INV-406",
+        payment_term="",
+        payment_reference="+++010/8068/17184+++",
+    )
+    before = len(portal_on_sandbox.requests())
+    shown = blocks(carol_client.post(NEW, body))
+    assert (
+        "nothing was created or sent: Document is not valid according to Peppol BIS"
+        in (shown["api-error"])
+    )
+    assert "give a due date" in shown["field-due_date"]
+    assert "check digits" in shown["field-payment_reference"]
+    calls = [(r["method"], r["path"], r["status"]) for r in portal_on_sandbox.requests()[before:]]
+    assert calls == [("POST", "/api/documents/", 406), ("POST", "/api/validate/json", 201)]
+    assert not Document.objects.filter(invoice_id="INV-406").exists()

@@ -2,7 +2,8 @@
 
 Carol (tenant A) validates an invoice (errors first, then fixed), sends it to Bob's tenant B:
 it reaches SENT on A's list and RECEIVED in B's inbox through notifications alone; a credit
-note follows the same path; a send to a buyer who is not on Peppol ends FAILED and says why.
+note follows the same path; a send to a buyer who is not on Peppol ends FAILED and says why,
+and once the buyer registers, "Send again" delivers a new document linked to the failed one.
 """
 
 import re
@@ -12,6 +13,7 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
+from invoices.mailbox import setup_due
 from invoices.models import Direction, Document, DocumentType, Mailbox, State, WebhookEvent
 from tests.invoices.conftest import NOT_ON_PEPPOL, editor_post, line
 from tests.invoices.test_editor import blocks
@@ -54,14 +56,11 @@ def text(response) -> str:
 def test_it_validates_sends_and_delivers_an_invoice_and_a_credit_note(
     client, seller, buyer, carol, bob, portal_url, sandbox
 ):
-    # Bob opens his screens once: the portal registers tenant B's webhook.
-    client.force_login(bob)
-    assert client.get(reverse("invoices:inbox")).status_code == 200
+    # The poll (beat) registers both tenants' webhooks: the portal holds their keys.
+    setup_due()
     assert Mailbox.objects.get(tenant=buyer.tenant).has_webhook
-
-    client.force_login(carol)
-    client.get(reverse("invoices:documents"))
     assert Mailbox.objects.get(tenant=seller.tenant).has_webhook
+    client.force_login(carol)
     new = reverse("invoices:new_invoice")
     lines = [line("Sourdough bread", "10", "4.50", "6"), line("Birthday cake", "1", "35", "21")]
 
@@ -126,8 +125,8 @@ def test_it_validates_sends_and_delivers_an_invoice_and_a_credit_note(
 def test_it_ends_failed_and_says_why_when_the_buyer_is_not_on_peppol(
     client, seller, carol, portal_url, sandbox
 ):
+    setup_due()  # the poll registers the webhook
     client.force_login(carol)
-    client.get(reverse("invoices:documents"))
     body = editor_post(
         [line()],
         action="send",
@@ -151,3 +150,24 @@ def test_it_ends_failed_and_says_why_when_the_buyer_is_not_on_peppol(
     assert (
         "Delivery failed: Receiver 0208:1286602456 is not registered on the Peppol network" in page
     )
+
+    # The buyer registers; "Send again" makes a new document that reaches SENT by notification
+    # (signed as e-invoice.be documents it); the failed one stays FAILED, never sent again.
+    remote, _key = sandbox.create_tenant_with_key(
+        "atelier", company_number="1286602456", peppol_ids=["0208:1286602456"]
+    )
+    sandbox.register(remote["id"], "0208:1286602456")
+    response = client.post(reverse("invoices:send", args=[document.pk]))
+    assert response.status_code == 302
+    assert wait_for(lambda: delivered(sandbox, seller.key, "document.sent", "INV-E2E-F"))
+    new = Document.objects.get(replaces=document)
+    assert response["Location"] == reverse("invoices:detail", args=[new.pk])
+    assert new.state == State.SENT and new.invoice_id == "INV-E2E-F"
+    document.refresh_from_db()
+    assert document.state == State.FAILED
+    with sandbox.tenant_client(seller.key) as api:
+        assert api.get(f"/api/documents/{document.remote_id}").json()["state"] == "FAILED"
+    old_page = text(client.get(reverse("invoices:detail", args=[document.pk])))
+    new_page = text(client.get(reverse("invoices:detail", args=[new.pk])))
+    assert f'href="{reverse("invoices:detail", args=[new.pk])}" class="event-link"' in old_page
+    assert f'href="{reverse("invoices:detail", args=[document.pk])}" class="event-link"' in new_page

@@ -7,8 +7,9 @@ from html.parser import HTMLParser
 import pytest
 from django.urls import reverse
 
+from einvoice.tenant import ValidationResult
+from invoices.mailbox import setup_due
 from invoices.models import Document
-from invoices.tenant_api import ValidationResult
 from tenants.models import ApiKey
 from tests.invoices.conftest import editor_post, line
 
@@ -57,10 +58,25 @@ def carol_client(client, carol):
 
 
 def test_it_prefills_the_seller_from_the_tenant(carol_client, seller):
+    setup_due()  # the poll read the tenant's profile once the portal held its key
     page = carol_client.get(NEW).content.decode()
     assert 'value="Bakkerij Van Damme BV"' in page
     assert 'value="BE0706165839"' in page
     assert "Kerkstraat 12" in page  # the company address the API holds for the tenant
+
+
+def test_it_renders_the_editors_inputs_and_rows_from_templates(carol_client, acme):
+    # Markup lives in templates/invoices/ (widgets, fields, row cells), not in Python strings.
+    body = editor_post([line("Bread")], action="add_line")
+    response = carol_client.post(NEW, body, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="editor-rows")
+    used = {t.name for t in response.templates}
+    for name in ("input", "select", "attrs"):
+        assert f"invoices/widgets/{name}.html" in used
+    assert "invoices/_row_cells.html" in used and "invoices/_errors.html" in used
+    page = carol_client.get(NEW)
+    assert {"invoices/_field.html", "invoices/widgets/textarea.html"} <= {
+        t.name for t in page.templates
+    }
 
 
 @pytest.mark.parametrize("htmx", [True, False])
@@ -147,7 +163,7 @@ def test_it_places_api_issues_by_json_path_xpath_and_rule(carol_client, acme, mo
         },
     ]
     monkeypatch.setattr(
-        "invoices.tenant_api.TenantApi.validate_json",
+        "einvoice.tenant.TenantApi.validate_json",
         lambda self, payload: ValidationResult(is_valid=False, issues=issues),
     )
     response = carol_client.post(
@@ -166,7 +182,7 @@ def test_it_places_api_issues_by_json_path_xpath_and_rule(carol_client, acme, mo
 def test_it_refuses_a_duplicate_number_before_any_call(carol_client, acme, monkeypatch):
     Document.objects.create(tenant=acme, invoice_id="INV-1", remote_id="doc_old")
     calls = []
-    monkeypatch.setattr("invoices.tenant_api.TenantApi.call", lambda self, op: calls.append(op))
+    monkeypatch.setattr("einvoice.tenant.TenantApi.call", lambda self, op: calls.append(op))
     for action in ("validate", "save", "send"):
         response = carol_client.post(NEW, editor_post([line()], action=action, invoice_id="INV-1"))
         assert "already have a document with number INV-1" in blocks(response)["field-invoice_id"]
@@ -177,7 +193,7 @@ def test_it_refuses_a_duplicate_number_before_any_call(carol_client, acme, monke
 def test_it_lets_another_tenant_use_the_same_number(client, bob, globex, acme, monkeypatch):
     Document.objects.create(tenant=acme, invoice_id="INV-1", remote_id="doc_old")
     monkeypatch.setattr(
-        "invoices.tenant_api.TenantApi.validate_json",
+        "einvoice.tenant.TenantApi.validate_json",
         lambda self, payload: ValidationResult(is_valid=True, issues=[]),
     )
     client.force_login(bob)
@@ -213,7 +229,7 @@ def held_key(tenant) -> ApiKey:
 def test_it_takes_numbers_the_way_a_bookkeeper_types_them(carol_client, acme, monkeypatch):
     sent = []
     monkeypatch.setattr(
-        "invoices.tenant_api.TenantApi.validate_json",
+        "einvoice.tenant.TenantApi.validate_json",
         lambda self, payload: sent.append(payload) or ValidationResult(is_valid=True, issues=[]),
     )
     lines = [line("Licence", "1", "1.250,50", "21%"), line("Support", "2", "1,000.25", "6 %")]
@@ -294,7 +310,7 @@ def test_it_reads_the_key_once_per_click(carol_client, acme, monkeypatch):
 
     held_key(acme)
     monkeypatch.setattr(
-        "invoices.tenant_api.TenantApi.validate_json",
+        "einvoice.tenant.TenantApi.validate_json",
         lambda self, payload: self._current_key() and ValidationResult(is_valid=True, issues=[]),
     )
     with CaptureQueriesContext(connection) as queries:

@@ -57,7 +57,7 @@ def test_it_answers_404_for_another_tenants_document(
     client, request, docs, persona, other, state, method, name, headers, monkeypatch
 ):
     calls = []
-    monkeypatch.setattr("invoices.tenant_api.TenantApi.call", lambda self, op: calls.append(op))
+    monkeypatch.setattr("einvoice.tenant.TenantApi.call", lambda self, op: calls.append(op))
     client.force_login(request.getfixturevalue(persona))
     target = docs[f"{other}-{state}"]
     response = getattr(client, method)(reverse(name, args=[target.pk]), **headers)
@@ -74,8 +74,8 @@ def test_it_answers_404_for_another_tenants_document(
 def test_lists_and_searches_show_only_the_own_tenants_documents(
     client, request, docs, persona, mine, theirs, monkeypatch
 ):
-    monkeypatch.setattr("invoices.services.sync_inbox", lambda tenant, force=False: 0)
-    monkeypatch.setattr("invoices.services.ensure_setup", lambda tenant: None)
+    monkeypatch.setattr("invoices.inbound.sync_inbox", lambda tenant, force=False: 0)
+    monkeypatch.setattr("invoices.mailbox.ensure_setup", lambda tenant: None)
     client.force_login(request.getfixturevalue(persona))
     for url in (reverse("invoices:documents"), reverse("invoices:inbox")):
         for params in ({}, {"q": theirs.upper()}, {"party": theirs}, {"state": "FAILED"}):
@@ -123,7 +123,7 @@ def test_a_credit_note_cannot_correct_another_tenants_invoice(client, carol, glo
         tenant=globex, invoice_id="GLOBEX-SENT", remote_id="g", state=State.SENT
     )
     calls = []
-    monkeypatch.setattr("invoices.tenant_api.TenantApi.call", lambda self, op: calls.append(op))
+    monkeypatch.setattr("einvoice.tenant.TenantApi.call", lambda self, op: calls.append(op))
     client.force_login(carol)
     from tests.invoices.conftest import editor_post, line
 
@@ -154,7 +154,7 @@ def test_a_tenant_with_credit_notes_can_be_deleted_but_a_corrected_invoice_canno
 def test_it_prefills_the_editor_only_from_the_own_tenants_documents(
     client, carol, docs, param, monkeypatch
 ):
-    monkeypatch.setattr("invoices.services.ensure_setup", lambda tenant: None)
+    monkeypatch.setattr("invoices.mailbox.ensure_setup", lambda tenant: None)
     client.force_login(carol)
     url = reverse("invoices:new_credit_note")
     theirs = docs["globex-FAILED"]

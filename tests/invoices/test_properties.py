@@ -12,9 +12,10 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from einvoice.errors import Rejected, Unavailable
+from einvoice.tenant import ValidationResult
 from invoices.issues import place
 from invoices.models import Document, Mailbox, State, WebhookEvent
-from invoices.tenant_api import Rejected, RetryableError, ValidationResult
 
 SECRET = "whsec_property_secret"  # noqa: S105 - a test value
 PROPERTY = settings(
@@ -94,7 +95,7 @@ def fake_api(monkeypatch):
     """An API that answers validation with arbitrary issues and refuses creates."""
     state = {"issues": []}
     monkeypatch.setattr(
-        "invoices.tenant_api.TenantApi.validate_json",
+        "einvoice.tenant.TenantApi.validate_json",
         lambda self, payload: ValidationResult(
             is_valid=not state["issues"], issues=state["issues"]
         ),
@@ -104,12 +105,12 @@ def fake_api(monkeypatch):
         raise Rejected("refused", status=406, issues=state["issues"])
 
     def unavailable(self, *args, **kwargs):
-        raise RetryableError("down")
+        raise Unavailable("down")
 
-    monkeypatch.setattr("invoices.tenant_api.TenantApi.create_document", refuse)
-    monkeypatch.setattr("invoices.tenant_api.TenantApi.check_peppol_id", unavailable)
-    monkeypatch.setattr("invoices.tenant_api.TenantApi.search_participants", unavailable)
-    monkeypatch.setattr("invoices.services.ensure_setup", lambda tenant: None)
+    monkeypatch.setattr("einvoice.tenant.TenantApi.create_document", refuse)
+    monkeypatch.setattr("einvoice.tenant.TenantApi.check_peppol_id", unavailable)
+    monkeypatch.setattr("einvoice.tenant.TenantApi.search_participants", unavailable)
+    monkeypatch.setattr("invoices.mailbox.ensure_setup", lambda tenant: None)
     return state
 
 
@@ -224,8 +225,8 @@ def test_a_forged_webhook_never_answers_500_and_changes_nothing(
 def test_a_signed_webhook_of_any_shape_never_answers_500_and_a_replay_changes_nothing(
     client, mailbox, in_transit, monkeypatch, event, raw, use_raw
 ):
-    monkeypatch.setattr("invoices.services.fetch_received", lambda tenant, remote_id: None)
-    monkeypatch.setattr("invoices.services.failure_reason", lambda api, remote_id: "")
+    monkeypatch.setattr("invoices.inbound.fetch_received", lambda tenant, remote_id: None)
+    monkeypatch.setattr("invoices.outbound.failure_reason", lambda api, remote_id: "")
     body = raw if use_raw else serialize(event)
     url = reverse("invoices:webhook", args=["tok-prop"])
     first = client.post(

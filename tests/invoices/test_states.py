@@ -35,33 +35,14 @@ def test_it_never_leaves_sent(draft, later):
     assert draft.state == State.SENT
 
 
-def test_it_ignores_a_late_failure_from_before_a_resend(draft):
+@pytest.mark.parametrize("later", [State.DRAFT, State.TRANSIT, State.SENT])
+def test_it_never_leaves_failed(draft, later):
+    # FAILED is final at e-invoice.be: sending again makes a new document.
     t0 = timezone.now() - timedelta(minutes=10)
-    advance(draft, State.TRANSIT, at=t0, source="portal")
-    advance(
-        draft, State.FAILED, at=t0 + timedelta(minutes=1), source="webhook", failure_reason="no"
-    )
-    # The customer sends again; the first failure's notification is delivered again, late.
-    assert advance(draft, State.TRANSIT, at=t0 + timedelta(minutes=5), source="portal", resend=True)
-    assert not advance(
-        draft, State.FAILED, at=t0 + timedelta(minutes=1), source="webhook", failure_reason="old"
-    )
+    advance(draft, State.FAILED, at=t0, source="webhook", failure_reason="receiver unknown")
+    assert not advance(draft, later, at=t0 + timedelta(minutes=5), source="portal")
     draft.refresh_from_db()
-    assert draft.state == State.TRANSIT and draft.failure_reason == ""
-
-
-def test_it_only_moves_failed_to_transit_on_a_resend(draft):
-    t0 = timezone.now()
-    advance(draft, State.FAILED, at=t0, source="poll", failure_reason="receiver unknown")
-    assert not advance(draft, State.TRANSIT, at=t0 + timedelta(minutes=1), source="poll")
-    assert advance(draft, State.TRANSIT, at=t0 + timedelta(minutes=1), source="portal", resend=True)
-
-
-def test_it_accepts_a_success_after_a_failure_only_when_it_is_newer(draft):
-    t0 = timezone.now() - timedelta(minutes=10)
-    advance(draft, State.FAILED, at=t0, source="webhook", failure_reason="x")
-    assert not advance(draft, State.SENT, at=t0 - timedelta(minutes=5), source="webhook")
-    assert advance(draft, State.SENT, at=t0 + timedelta(minutes=5), source="webhook")
+    assert draft.state == State.FAILED and draft.failure_reason == "receiver unknown"
 
 
 def test_it_keeps_the_newest_state_time_when_an_event_arrives_within_the_clock_skew(draft):

@@ -207,7 +207,7 @@ def test_it_mirrors_a_received_document_once(client, mailbox, monkeypatch):
     )  # fmt: skip
     fetched = []
     monkeypatch.setattr(
-        "invoices.tenant_api.TenantApi.retrieve_document",
+        "einvoice.tenant.TenantApi.retrieve_document",
         lambda self, rid: fetched.append(rid) or remote,
     )
     deliver(client, body_of(event("document.received", id_="evt_r1", document_id="doc_in")))
@@ -216,3 +216,58 @@ def test_it_mirrors_a_received_document_once(client, mailbox, monkeypatch):
     assert received.state == State.RECEIVED and received.vendor_name == "Kust Logistiek NV"
     assert str(received.total) == "12.10"
     assert fetched == ["doc_in"]  # the second notice finds it mirrored already
+
+
+def documented_signature(evt: dict, secret: str = SECRET) -> str:
+    """Exactly as e-invoice.be's webhook documentation computes it."""
+    payload = json.dumps(evt, sort_keys=True)
+    digest = hmac.new(secret.encode("utf-8"), payload.encode("utf-8"), hashlib.sha256)
+    return f"sha256={digest.hexdigest()}"
+
+
+def test_it_accepts_a_delivery_signed_as_the_documentation_shows(client, mailbox, in_transit):
+    evt = event(note="Café Élysée")  # non-ASCII: \uXXXX in the documented form
+    body = json.dumps(evt, sort_keys=True).encode("utf-8")  # the docs: the body is that string
+    assert deliver(client, body, documented_signature(evt)).status_code == 200
+    in_transit.refresh_from_db()
+    assert in_transit.state == State.SENT
+
+
+def test_it_accepts_the_documented_signature_over_a_body_reserialised_on_the_way(
+    client, mailbox, in_transit
+):
+    # Signed over json.dumps(event, sort_keys=True); the body arrives compact, keys reordered.
+    evt = event(id_="evt_re")
+    body = json.dumps(dict(reversed(list(evt.items()))), separators=(",", ":")).encode()
+    assert deliver(client, body, documented_signature(evt)).status_code == 200
+    in_transit.refresh_from_db()
+    assert in_transit.state == State.SENT
+
+
+@pytest.mark.parametrize("wire", ["documented", "compact"])
+def test_it_refuses_a_tampered_delivery_whichever_form_was_signed(
+    client, mailbox, in_transit, wire
+):
+    evt = event("document.sent.failed", error="no")
+    signature = documented_signature(evt)
+    tampered = {**evt, "type": "document.sent"}
+    separators = (", ", ": ") if wire == "documented" else (",", ":")
+    body = json.dumps(tampered, sort_keys=True, separators=separators).encode()
+    response = deliver(client, body, signature)
+    assert response.status_code == 401 and response.json()["status"] == "bad signature"
+    in_transit.refresh_from_db()
+    assert in_transit.state == State.TRANSIT and WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("kind", ["document.receive.failed", "document.received.failed", "x.y"])
+def test_it_acknowledges_unknown_event_types_without_changing_anything(
+    client, mailbox, in_transit, kind
+):
+    evt = event(kind, id_=f"evt_{kind}")
+    body = json.dumps(evt, sort_keys=True).encode()
+    response = deliver(client, body, documented_signature(evt))
+    assert (
+        response.status_code == 200 and response.json()["status"] == "unknown event type: ignored"
+    )
+    in_transit.refresh_from_db()
+    assert in_transit.state == State.TRANSIT

@@ -1,4 +1,4 @@
-"""EN 16931 / Peppol BIS 3.0 checks of the sandbox (sandbox/en16931.py).
+"""EN 16931 / Peppol BIS 3.0 checks of the sandbox (sandbox/en16931/).
 
 Each rule has a test that breaks it on an otherwise valid invoice (the invoice guide's own
 example), so a rule that stops firing, or fires on valid input, fails here.

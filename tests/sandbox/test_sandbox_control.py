@@ -155,3 +155,20 @@ def test_it_remembers_its_state_across_restarts_with_a_state_file(tmp_path):
             assert client.get("/api/me/").json()["smp_registration"] is True
         again = second.admin("POST", "/api/admin/tenants", json={"name": "acme-2"}).json()
         assert again["id"] != tenant["id"]
+
+
+def test_it_seeds_many_tenants_at_once_and_keeps_their_names_taken(sandbox):
+    assert sandbox._control("POST", "/seed-tenants", json={"count": 3, "prefix": "bulk"}) == {
+        "created": 3
+    }
+    sandbox.admin("POST", "/api/admin/tenants", json={"name": "after"}).raise_for_status()
+    listed = sandbox.admin("GET", "/api/admin/tenants", params={"skip": 1, "limit": 2}).json()
+    assert [t["name"] for t in listed["tenants"]] == ["bulk-000001", "bulk-000002"]
+    assert listed["total"] == 4
+    taken = sandbox.admin("POST", "/api/admin/tenants", json={"name": "bulk_000001"})
+    assert taken.status_code == 409
+    # A renamed tenant frees its old name and takes the new one.
+    first = sandbox.admin("GET", "/api/admin/tenants").json()["tenants"][0]
+    sandbox.admin("PUT", f"/api/admin/tenants/{first['id']}", json={"name": "renamed"})
+    assert sandbox.admin("POST", "/api/admin/tenants", json={"name": "bulk-000000"}).is_success
+    assert sandbox.admin("POST", "/api/admin/tenants", json={"name": "re-named"}).status_code == 409

@@ -109,3 +109,34 @@ def test_the_main_forms_work_without_javascript(browser, live_server, api, alice
         assert "q=dijle" in page.url and "1 tenant" in page.content()
     finally:
         context.close()
+
+
+def test_a_peppol_id_held_elsewhere_is_explained_and_watched(page, screenshot, api, alice):
+    from tenants import keys, mirror
+
+    tenant = mirror.create_tenant(
+        {
+            "name": "zwarte-kat",
+            "description": "Brouwerij De Zwarte Kat NV",
+            "company_number": "0443055814",
+            "company_tax_id": "BE0443055814",
+            "peppol_id": "0208:0443055814",
+        },
+        alice,
+    )
+    keys.create_key(tenant, "production", "", alice)  # the look-ups use a key the portal holds
+    login(page, "alice")
+    page.wait_for_url("**/staff/")
+    page.goto(f"/staff/tenants/{tenant.pk}/")
+    page.click("text=Register on Peppol")
+    verdict = page.locator("#peppol-verdict")
+    assert "Noordzee Access Point BV" in verdict.inner_text()
+    assert "migration key" in verdict.inner_text()
+    screenshot("held-elsewhere")
+    page.click("button:has-text('Register as soon as it is free')")
+    page.wait_for_url(f"**/staff/tenants/{tenant.pk}/")
+    watch = page.locator("#peppol-watch")
+    assert watch.get_attribute("data-watch") == "watching"
+    assert "Next check" in watch.inner_text()
+    assert "held elsewhere (watching)" in page.locator("#peppol-panel").inner_text()
+    screenshot("watching")

@@ -163,3 +163,35 @@ def test_a_cbe_shaped_number_alone_is_checked_as_belgian(number):
 
 def test_a_number_of_another_shape_without_a_country_is_checked_loosely():
     assert ids.check_tenant_fields({"name": "acme", "company_number": "HRB 12345"}) == {}
+
+
+def test_it_takes_names_differing_in_case_and_separators_for_one_name():
+    assert ids.name_key("Acme-BV") == ids.name_key("acme.bv") == ids.name_key("acme_bv") == "acmebv"
+
+
+def test_it_refuses_a_company_number_no_register_can_check():
+    """The onboarding form accepted company number "123" with no country and no VAT number."""
+    from tenants.identifiers import clean_tenant_fields
+
+    _cleaned, errors = clean_tenant_fields({"description": "Acme", "company_number": "123"})
+    assert "company number can be checked" in " ".join(errors["company_number"])
+    _cleaned, errors = clean_tenant_fields(
+        {"description": "Acme", "company_number": "12345678", "country": "NL"}
+    )
+    assert "company_number" not in errors
+
+
+def test_it_fills_the_enterprise_number_and_peppol_id_from_a_belgian_vat_number():
+    cleaned, errors = ids.clean_tenant_fields(
+        {"description": "Acme BV", "company_tax_id": "BE 0403.170.701"}
+    )
+    assert errors == {}
+    assert (cleaned["company_number"], cleaned["peppol_id"]) == (VALID_CBE, "0208:0403170701")
+
+
+def test_it_refuses_a_vat_prefix_that_contradicts_the_country():
+    errors = ids.check_tenant_fields(
+        {"name": "acme", "country": "NL", "company_tax_id": "BE0403170701"}
+    )
+    assert "from BE but the country is NL" in errors["company_tax_id"][0]
+    assert "company_number" not in errors  # nothing filled in from a contradicted number

@@ -11,8 +11,12 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import User
-from tenants import admin_api, audit, services
-from tenants.models import ApiKey, AuditEntry, PeppolRegistration, Tenant
+from core import audit
+from core.models import AuditEntry
+from einvoice import admin as admin_api
+from einvoice import http
+from tenants import keys, mirror, peppol
+from tenants.models import ApiKey, PeppolRegistration, Tenant
 from tests.conftest import PASSWORD
 from tests.tenants.conftest import remote, requests_to
 
@@ -40,7 +44,7 @@ def as_otto(client, otto):
 
 @pytest.fixture
 def bakkerij(api, alice):
-    return services.create_tenant(BAKKERIJ, alice)
+    return mirror.create_tenant(BAKKERIJ, alice)
 
 
 def _errors(response, field):
@@ -111,7 +115,7 @@ def test_dashboard_counts_link_to_the_filtered_list(as_alice, acme, globex):
     assert stats["Keys due for rotation"] == (1, "/staff/tenants/?due=on")
     listed = as_alice.get(stats["Keys due for rotation"][1])
     assert [t.name for t in listed.context["page"].object_list] == ["globex"]
-    assert as_alice.get(stats["Registered on Peppol"][1]).context["page"].paginator.count == 1
+    assert as_alice.get(stats["Registered on Peppol"][1]).context["page"].count == 1
 
 
 def test_dashboard_counts_failed_jobs_and_links_to_them(as_alice, acme):
@@ -233,7 +237,7 @@ def mock_api(settings, monkeypatch, own_quota):
     answers = {}
     transport = httpx.MockTransport(lambda request: answers["handler"](request))
     monkeypatch.setattr(admin_api, "_transport", transport)
-    monkeypatch.setattr(admin_api, "_clients", {})
+    monkeypatch.setattr(http, "_clients", {})
     return answers
 
 
@@ -303,7 +307,7 @@ def test_a_cbe_shaped_number_is_checked_even_without_vat_or_country(as_alice, ap
 
 
 def test_a_name_the_mirror_knows_is_refused_before_any_call(as_alice, api, alice):
-    services.create_tenant({**BAKKERIJ, "name": "bakkerij-van-damme"}, alice)
+    mirror.create_tenant({**BAKKERIJ, "name": "bakkerij-van-damme"}, alice)
     sent = len(requests_to(api, "POST", "/api/admin/tenants"))
     data = {**BAKKERIJ, "name": "bakkerij.van.damme", "description": "Other"}
     response = as_alice.post(reverse("tenants:tenant_create"), data)
@@ -343,7 +347,7 @@ def test_editing_keeps_the_tenants_own_name_even_one_our_rule_would_refuse(
 
 
 def test_the_same_company_twice_gets_a_warning_on_the_tenant_page(as_alice, api, alice):
-    services.create_tenant(BAKKERIJ, alice)
+    mirror.create_tenant(BAKKERIJ, alice)
     data = {**BAKKERIJ, "name": "bakkerij-bis", "description": "Bakkerij bis"}
     response = as_alice.post(reverse("tenants:tenant_create"), data, follow=True)
     shown = [str(m) for m in response.context["messages"]]
@@ -363,7 +367,7 @@ def test_a_registered_tenant_cannot_be_switched_to_test_mode(as_alice, api, bakk
 def test_a_registered_tenants_peppol_id_cannot_change_under_its_registration(
     as_alice, api, bakkerij
 ):
-    services.register_peppol(bakkerij, "job:test")
+    peppol.register_peppol(bakkerij, "job:test")
     data = {**BAKKERIJ, "peppol_id": "9925:BE0706165839"}
     response = as_alice.post(reverse("tenants:tenant_edit", args=[bakkerij.pk]), data)
     assert "registered on Peppol as 0208:0706165839" in _errors(response, "peppol_id")[0]
@@ -462,7 +466,7 @@ def test_delete_asks_first_then_deletes_everywhere(as_alice, api, bakkerij):
 def test_delete_revokes_the_keys_and_deactivates_the_customer_logins(
     as_alice, client, api, bakkerij
 ):
-    key, _value = services.create_key(bakkerij, "production", "", "job:test")
+    key, _value = keys.create_key(bakkerij, "production", "", "job:test")
     User.objects.create_user("vandamme", password=PASSWORD, role="customer", tenant=bakkerij)
     url = reverse("tenants:tenant_delete", args=[bakkerij.pk])
     assert "vandamme is deactivated" in as_alice.get(url).content.decode()
@@ -515,7 +519,7 @@ def test_the_reveal_page_says_the_key_was_created_and_explains_a_second_try_once
 
 
 def test_revoking_the_last_key_warns_on_the_tenant_page(as_alice, api, bakkerij):
-    key, _value = services.create_key(bakkerij, "production", "", "job:test")
+    key, _value = keys.create_key(bakkerij, "production", "", "job:test")
     detail = reverse("tenants:tenant_detail", args=[bakkerij.pk])
     assert "no current key" not in as_alice.get(detail).content.decode()
     as_alice.post(reverse("tenants:key_revoke", args=[key.pk]))
@@ -538,7 +542,7 @@ def test_an_operator_creates_a_key_that_an_admin_reveals_later(client, otto, ali
 
 
 def test_rename_and_revoke(as_alice, api, bakkerij):
-    key, _value = services.create_key(bakkerij, "production", "", "job:test")
+    key, _value = keys.create_key(bakkerij, "production", "", "job:test")
     as_alice.post(reverse("tenants:key_edit", args=[key.pk]), {"name": "erp", "description": "SAP"})
     there = remote(api, f"/api/admin/tenants/{bakkerij.remote_id}/api-keys")["api_keys"][0]
     assert (there["name"], there["description"]) == ("erp", "SAP")
@@ -583,7 +587,7 @@ def test_register_with_kbo_update_the_card_and_unregister(as_alice, api, bakkeri
 
 
 def test_a_peppol_id_registered_elsewhere_says_so_on_the_field(as_alice, api, alice):
-    tenant = services.create_tenant(
+    tenant = mirror.create_tenant(
         {
             "name": "openpeppol",
             "company_number": "0848934496",
@@ -600,7 +604,7 @@ def test_a_peppol_id_registered_elsewhere_says_so_on_the_field(as_alice, api, al
 
 
 def test_a_kbo_miss_lands_on_the_company_name_field(as_alice, api, alice):
-    tenant = services.create_tenant(
+    tenant = mirror.create_tenant(
         {
             "name": "acme",
             "company_number": "0403170701",
@@ -620,9 +624,9 @@ def test_a_kbo_miss_lands_on_the_company_name_field(as_alice, api, alice):
 
 
 def test_a_peppol_id_held_by_one_of_our_tenants_names_that_tenant(as_alice, api, alice):
-    first = services.create_tenant(BAKKERIJ, alice)
-    services.register_peppol(first, alice)
-    second = services.create_tenant(
+    first = mirror.create_tenant(BAKKERIJ, alice)
+    peppol.register_peppol(first, alice)
+    second = mirror.create_tenant(
         {**BAKKERIJ, "name": "bakkerij-bis", "description": "Bakkerij bis"}, alice
     )
     response = as_alice.post(
@@ -633,7 +637,7 @@ def test_a_peppol_id_held_by_one_of_our_tenants_names_that_tenant(as_alice, api,
 
 
 def test_a_non_kbo_peppol_id_needs_a_company_name_before_any_call(as_alice, api, alice):
-    tenant = services.create_tenant({**BAKKERIJ, "peppol_id": "9925:BE0706165839"}, alice)
+    tenant = mirror.create_tenant({**BAKKERIJ, "peppol_id": "9925:BE0706165839"}, alice)
     url = reverse("tenants:peppol_register", args=[tenant.pk])
     page = as_alice.get(url).content.decode()
     assert "edit the tenant to change it" in page and "disabled" in page
@@ -646,7 +650,7 @@ def test_a_non_kbo_peppol_id_needs_a_company_name_before_any_call(as_alice, api,
 
 
 def test_a_test_mode_tenant_explains_instead_of_offering_a_button(as_alice, api, alice):
-    tenant = services.create_tenant({**BAKKERIJ, "test_mode": True}, alice)
+    tenant = mirror.create_tenant({**BAKKERIJ, "test_mode": True}, alice)
     page = as_alice.get(reverse("tenants:tenant_detail", args=[tenant.pk])).content.decode()
     assert "not available: this tenant is in test mode" in page
     assert "clear “Test mode”" in page
@@ -719,7 +723,7 @@ def test_the_audit_page_filters_by_date(as_alice, alice):
     today = timezone.localdate()
 
     def count(**params):
-        return as_alice.get(reverse("tenants:audit_list"), params).context["page"].paginator.count
+        return as_alice.get(reverse("tenants:audit_list"), params).context["page"].count
 
     assert count(date_from=today.isoformat(), date_to=today.isoformat()) == 1
     assert count(date_from=(today + timedelta(days=1)).isoformat()) == 0

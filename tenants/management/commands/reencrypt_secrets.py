@@ -7,8 +7,8 @@ old one after it), run this command, then remove the old key.
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from tenants import crypto
-from tenants.audit import record
+from core import crypto
+from core.audit import record
 from tenants.models import ApiKey
 
 

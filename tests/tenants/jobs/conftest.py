@@ -9,8 +9,9 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from tenants.jobs import onboarding
-from tenants.models.jobs import JobState, OnboardingJob
+from jobs.models import JobState
+from tenants.models.jobs import OnboardingJob
+from tenants.onboarding import steps as onboarding
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +20,13 @@ def no_broker():
     need a real worker start one on a broker of their own)."""
     from tenants import tasks
 
-    names = ("dispatch_jobs", "run_onboarding", "run_rotation", "reconcile_mirror")
+    names = (
+        "dispatch_jobs",
+        "run_onboarding",
+        "run_rotation",
+        "run_peppol_watch",
+        "reconcile_mirror",
+    )
     patches = [mock.patch.object(getattr(tasks, n), "delay") for n in names]
     for p in patches:
         p.start()

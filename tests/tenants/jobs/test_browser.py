@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tenants.jobs import onboarding
 from tenants.models.jobs import OnboardingJob
+from tenants.onboarding import steps as onboarding
 from tests.conftest import login
 from tests.tenants.jobs.conftest import customer
 

@@ -3,7 +3,8 @@
 The worker (solo pool, so the task runs in the worker process itself) is killed at each
 named point: after the tenant was created remotely, after a key was created remotely but
 before it was stored (an orphan), after the key was stored, after the Peppol registration;
-once by a real SIGKILL while it hangs after creating a key. The sandbox also drops one key
+once by a real SIGKILL while it hangs after creating a key. The crashes are injected by
+the test's worker_helper (it wraps the functions that end each point), not by the portal. The sandbox also drops one key
 creation's answer after performing it. A supervisor loop restarts the worker; a beat process
 sweeps (expired leases, lost messages) and dispatches.
 
@@ -13,6 +14,7 @@ a temporary folder, whatever database the rest of the suite uses.
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sqlite3
@@ -23,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from tenants import crypto
+from core import crypto
+from tests.tenants.jobs import worker_helper
 from tests.tenants.jobs.conftest import key_works, remote_keys
 
 REPO = Path(__file__).resolve().parents[3]
@@ -68,9 +71,9 @@ def _key_value(db: Path, key_pk: int) -> tuple[str, str, bool]:
 
 
 def _worker(env: dict[str, str], log) -> subprocess.Popen:
+    # A Celery worker (solo pool) that dies where worker_helper.CRASH_AT says.
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo",
-         "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        [sys.executable, "-m", "tests.tenants.jobs.worker_helper", "worker"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
 
@@ -97,8 +100,8 @@ def test_it_converges_after_the_worker_dies_at_every_step(sandbox, tmp_path):
     marks.mkdir()
     crash_env = {
         **env,
-        "PORTAL_CRASH_AT": ",".join([*POINTS, "after_key_created:hang"]),
-        "PORTAL_CRASH_ONCE_DIR": str(marks),
+        worker_helper.CRASH_AT: ",".join([*POINTS, "after_key_created:hang"]),
+        worker_helper.CRASH_ONCE_DIR: str(marks),
     }
     subprocess.run(
         [sys.executable, "-m", "tests.tenants.jobs.worker_helper", "create", str(JOBS)],
@@ -153,3 +156,14 @@ def test_it_converges_after_the_worker_dies_at_every_step(sandbox, tmp_path):
         orphans += len(keys) - 1
         assert job["peppol_outcome"] == "registered"
     assert orphans >= 2  # the crash after creating a key, and the dropped answer
+
+
+def test_it_finds_the_function_that_ends_every_crash_point():
+    # If a step's code moves, the crash test must not silently stop crashing there.
+    assert set(POINTS) == set(worker_helper.SEAMS)
+    for module_name, attribute in worker_helper.SEAMS.values():
+        module = importlib.import_module(module_name)
+        assert callable(getattr(module, attribute)), (module_name, attribute)
+    assert worker_helper.parse_points("after_key_created,after_key_created:hang") == {
+        "after_key_created": ["exit", "hang"]
+    }

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from tenants import ratelimit
-from tenants.jobs import onboarding, runner
-from tenants.models import ApiKey, AuditEntry, Tenant
-from tenants.models.jobs import JobState, OnboardingJob, OnboardingStep, PeppolOutcome
+from core.models import AuditEntry
+from einvoice import quota as ratelimit
+from jobs import runner
+from jobs.models import JobState
+from tenants.models import ApiKey, Tenant
+from tenants.models.jobs import OnboardingJob, OnboardingStep, PeppolOutcome
+from tenants.onboarding import steps as onboarding
 from tests.tenants.jobs.conftest import (
     admin_calls,
     customer,
@@ -44,6 +47,27 @@ def test_it_onboards_a_customer_in_three_calls(on_sandbox):
 def test_it_adopts_its_own_tenant_when_the_create_answer_was_lost(on_sandbox):
     on_sandbox.set_faults(
         rules=[{"method": "POST", "path": "/api/admin/tenants", "action": "drop_after_write"}]
+    )
+
+    job = run_until_finished(start(customer(2)))
+
+    # Found by its name and company right after the lost answer: no second create.
+    assert job.state == JobState.SUCCEEDED and job.adopted and job.attempts == 1
+    creates = [r for r in admin_calls(on_sandbox) if r["path"] == "/api/admin/tenants"]
+    assert [r["method"] for r in creates] == ["POST", "GET"]
+    remote = on_sandbox.admin("GET", "/api/admin/tenants").json()
+    assert [t["name"] for t in remote["tenants"]] == ["customer-0002"]
+    assert Tenant.objects.count() == 1
+    assert AuditEntry.objects.filter(action="tenant.adopt").count() == 1
+
+
+def test_it_adopts_on_the_next_run_when_the_lookup_failed_too(on_sandbox, settings):
+    settings.EINVOICE_READ_ATTEMPTS = 1
+    on_sandbox.set_faults(
+        rules=[
+            {"method": "POST", "path": "/api/admin/tenants", "action": "drop_after_write"},
+            {"method": "GET", "path": "/api/admin/tenants", "status": 503},
+        ]
     )
     job = start(customer(2))
     onboarding.run(job.pk)
@@ -146,6 +170,24 @@ def test_it_waits_for_the_shared_quota_without_calling_the_api(on_sandbox):
     assert job.state == JobState.WAITING and job.retries == 0
     assert 25 <= (job.next_attempt_at - timezone.now()).total_seconds() <= 35
     assert admin_calls(on_sandbox) == []
+
+
+def test_it_spends_no_call_on_a_recheck_after_the_quota_ran_out(on_sandbox, settings):
+    # Two calls left: the tenant and its key; the registration finds no quota and waits.
+    settings.EINVOICE_RATE_PER_MINUTE = 2
+    job = start(customer(13))
+    onboarding.run(job.pk)
+    job.refresh_from_db()
+    assert job.state == JobState.WAITING and job.step == OnboardingStep.REGISTER_PEPPOL
+    before = len(admin_calls(on_sandbox))
+
+    ratelimit.reset()  # the minute has passed
+    job = run_until_finished(job)
+
+    # Nothing had been sent for the registration: no status read before it.
+    calls = admin_calls(on_sandbox)[before:]
+    assert job.state == JobState.SUCCEEDED
+    assert [(c["method"], c["path"].rsplit("/", 1)[-1]) for c in calls] == [("POST", "register")]
 
 
 def test_it_skips_peppol_for_a_test_mode_tenant_and_says_why(on_sandbox):

@@ -10,9 +10,10 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
-from tenants.jobs import onboarding
+from jobs.models import JobState
 from tenants.models import ApiKey
-from tenants.models.jobs import JobState, OnboardingJob
+from tenants.models.jobs import OnboardingJob
+from tenants.onboarding import steps as onboarding
 from tests.tenants.jobs.conftest import customer, key_works, remote_keys
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]

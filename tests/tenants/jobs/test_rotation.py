@@ -14,9 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
-from tenants.jobs import rotation
+from jobs.models import JobState
+from tenants import rotation
 from tenants.models import ApiKey, Tenant
-from tenants.models.jobs import JobState, KeyRevealLink, KeyRotation, RotationPhase
+from tenants.models.jobs import KeyRevealLink, KeyRotation, RotationPhase
 from tests.conftest import make_user
 from tests.tenants.jobs.conftest import customer, key_works, remote_keys, run_until_finished, start
 
@@ -187,7 +188,7 @@ def _invoice(n: int) -> dict:
 def test_it_rotates_while_the_customer_sends_invoices_without_a_failed_send(
     portal_on_sandbox, acme, globex, settings
 ):
-    from invoices.tenant_api import TenantApi
+    from einvoice.tenant import TenantApi
     from tests.invoices.conftest import BUYER, SELLER, on_sandbox
 
     sandbox = portal_on_sandbox
@@ -282,3 +283,11 @@ def test_it_warns_that_nobody_is_told_when_the_tenant_has_no_customer_login(clie
     client.force_login(alice)
     page = client.get(reverse("tenants:tenant_rotation", args=[acme.pk])).content.decode()
     assert "no customer login with an email address" in page
+
+
+def test_it_mails_the_rotation_notice_in_the_customers_language(onboarded, on_sandbox):
+    onboarded.users.update(language="nl")
+    drive(rotation.start(onboarded, reason="manual"), RotationPhase.GRACE)
+    (message,) = mail.outbox
+    assert message.subject == "Uw API-sleutel voor e-invoice.be werd vernieuwd"
+    assert "The API key of" not in message.body and "e-invoice.be" in message.body

@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
-from tenants.jobs import rotation
-from tenants.models import ApiKey, AuditEntry
+from core.models import AuditEntry
+from tenants import rotation
+from tenants.models import ApiKey
 from tenants.models.jobs import KeyRotation, OnboardingJob
 from tests.conftest import make_user
 from tests.tenants.jobs.conftest import customer, run_until_finished, start

@@ -1,0 +1,423 @@
+"""The document editor: its forms and rows, and what each of its buttons does.
+
+`submit()` takes one POST of the editor page and answers either a page to show (`Page`) or
+a saved document to go to (`Saved`); the view only renders or redirects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.http import QueryDict
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from einvoice.errors import ApiError, Rejected
+from einvoice.tenant import TenantApi
+from invoices import outbound
+from invoices.access import error_text, key_problem
+from invoices.forms import (
+    ADJUSTMENTS_PREFIX,
+    COMMON_VAT_RATES,
+    LINES_PREFIX,
+    MAX_ADJUSTMENTS,
+    MAX_LINES,
+    PEPPOL_ID_RE,
+    AdjustmentForm,
+    AdjustmentFormSet,
+    DocumentForm,
+    LineForm,
+    LineFormSet,
+    initial_header,
+)
+from invoices.issues import Placement, place
+from invoices.mailbox import mailbox_for
+from invoices.models import Direction, Document, DocumentType
+from invoices.payload import (
+    EditorInput,
+    adjustment_rows,
+    build_payload,
+    line_rows,
+    peppol_id_for,
+    preview_totals,
+    totals_for,
+)
+from invoices.totals import Totals, line_amount, to_decimal
+from tenants.models import Tenant
+
+PAGE = "invoices/editor.html"
+ROWS = "invoices/_editor_rows.html"
+LINE_FIELDS = list(LineForm.base_fields)
+ADJUSTMENT_FIELDS = list(AdjustmentForm.base_fields)
+LINE_INITIAL = {
+    "description": "",
+    "quantity": "1",
+    "unit": "C62",
+    "unit_price": "",
+    "tax_rate": "21",
+}
+ADJUSTMENT_INITIAL = {"kind": "allowance", "reason": "", "amount": "", "tax_rate": "21"}
+# What a copy or a credit note takes over from the document it starts from.
+PREFILL_FIELDS = (
+    "currency",
+    "purchase_order",
+    "payment_term",
+    "iban",
+    "bic",
+    "note",
+    "customer_name",
+    "customer_tax_id",
+    "customer_address",
+    "customer_email",
+    "customer_peppol_id",
+)
+# The editor's two formsets: prefix, row fields, most rows, a new row.
+LINES = (LINES_PREFIX, LINE_FIELDS, MAX_LINES, LINE_INITIAL)
+ADJUSTMENTS = (ADJUSTMENTS_PREFIX, ADJUSTMENT_FIELDS, MAX_ADJUSTMENTS, ADJUSTMENT_INITIAL)
+SAVING_ACTIONS = ("validate", "save", "send")
+
+
+# --- Posted rows -------------------------------------------------------------------------------
+def _count(data: QueryDict, prefix: str, limit: int) -> int:
+    try:
+        return max(0, min(int(data.get(f"{prefix}-TOTAL_FORMS", "0")), limit))
+    except (TypeError, ValueError):
+        return 0
+
+
+def rows(data: QueryDict, formset: tuple = LINES) -> list[dict[str, str]]:
+    """The raw rows of one of the editor's formsets (`LINES` or `ADJUSTMENTS`), as posted."""
+    prefix, fields, limit, _initial = formset
+    return [
+        {f: data.get(f"{prefix}-{i}-{f}", "") for f in fields}
+        for i in range(_count(data, prefix, limit))
+    ]
+
+
+def _with_rows(data: QueryDict, prefix: str, new_rows: list[dict[str, str]]) -> QueryDict:
+    """A copy of `data` whose formset `prefix` holds exactly `new_rows` (renumbered)."""
+    out = data.copy()
+    for key in list(out.keys()):
+        if key.startswith(f"{prefix}-"):
+            del out[key]
+    out[f"{prefix}-TOTAL_FORMS"] = str(len(new_rows))
+    out[f"{prefix}-INITIAL_FORMS"] = "0"
+    for i, row in enumerate(new_rows):
+        for name, value in row.items():
+            out[f"{prefix}-{i}-{name}"] = value
+    return out
+
+
+def row_amounts(lines: list[dict[str, str]]) -> list[Decimal | None]:
+    """Each line's amount as typed so far (None while it does not parse)."""
+    amounts: list[Decimal | None] = []
+    for raw in lines:
+        quantity, price = to_decimal(raw.get("quantity")), to_decimal(raw.get("unit_price"))
+        ok = quantity is not None and price is not None and abs(quantity * price) < 10**12
+        amounts.append(line_amount(quantity, price) if ok else None)
+    return amounts
+
+
+def edit_rows(data: QueryDict, action: str) -> QueryDict | None:
+    """Apply an add/remove action to the posted formsets; None when `action` is not one."""
+    match = re.fullmatch(r"(add|remove)_(line|adjustment)(?:-(\d{1,4}))?", action)
+    if not match:
+        return None
+    op, what, index = match.group(1), match.group(2), match.group(3)
+    formset = LINES if what == "line" else ADJUSTMENTS
+    prefix, _fields, limit, initial = formset
+    current = rows(data, formset)
+    if op == "add" and len(current) < limit:
+        current.append(dict(initial))
+    elif op == "remove" and index is not None and int(index) < len(current):
+        current.pop(int(index))
+        if what == "line" and not current:
+            current.append(dict(initial))  # an invoice keeps at least one line
+    return _with_rows(data, prefix, current)
+
+
+# --- The forms ---------------------------------------------------------------------------------
+class Editor:
+    """The bound (or initial) forms of the editor, and where the API's issues go."""
+
+    def __init__(self, tenant: Tenant, document_type: str, data: QueryDict | None) -> None:
+        self.tenant = tenant
+        self.document_type = document_type
+        # Initial values matter only for a new, unbound form.
+        initial = initial_header(tenant, mailbox_for(tenant).seller_profile) if data is None else {}
+        self.form = DocumentForm(data, tenant=tenant, document_type=document_type, initial=initial)
+        if data is None:
+            self.lines = LineFormSet(prefix=LINES_PREFIX, initial=[LINE_INITIAL])
+            self.adjustments = AdjustmentFormSet(prefix=ADJUSTMENTS_PREFIX)
+        else:
+            self.lines = LineFormSet(data, prefix=LINES_PREFIX)
+            self.adjustments = AdjustmentFormSet(data, prefix=ADJUSTMENTS_PREFIX)
+        self.data = data
+        self.placement = Placement()
+
+    def is_valid(self) -> bool:
+        # Evaluate all three so every error shows at once.
+        results = [self.form.is_valid(), self.lines.is_valid(), self.adjustments.is_valid()]
+        return all(results)
+
+    def cleaned(self) -> EditorInput:
+        return EditorInput(
+            document_type=self.document_type,
+            header=self.form.cleaned_data,
+            lines=[f.cleaned_data for f in self.lines.forms],
+            adjustments=[f.cleaned_data for f in self.adjustments.forms],
+        )
+
+    def labels(self) -> dict[str, str]:
+        labels = {name: str(f.label) for name, f in self.form.fields.items()}
+        labels.update({name: str(f.label) for name, f in LineForm.base_fields.items()})
+        labels.update(
+            {"items": _("lines"), "swift": _("BIC"), "billing_reference": _("Corrected invoice")}
+        )
+        return labels
+
+    def place(self, issues: list[dict[str, Any]], index: dict[tuple[str, int], int]) -> None:
+        self.placement = place(
+            issues,
+            line_count=len(self.lines.forms),
+            adjustment_index=index,
+            adjustment_count=len(self.adjustments.forms),
+            header_fields=set(self.form.fields),
+            labels=self.labels(),
+        )
+
+    def line_rows(self) -> list[dict[str, str]]:
+        return rows(self.data, LINES) if self.data is not None else [LINE_INITIAL]
+
+    def preview(self) -> Totals:
+        if self.data is None:
+            return preview_totals([LINE_INITIAL], [])
+        return preview_totals(rows(self.data, LINES), rows(self.data, ADJUSTMENTS))
+
+    def peppol_id(self) -> str:
+        source = self.data if self.data is not None else {}
+        return peppol_id_for(
+            str(source.get("customer_tax_id", "")), str(source.get("customer_peppol_id", ""))
+        )
+
+    def error_summary(self) -> list[tuple[str, str, str]]:
+        """(where, what, link) for every input the form refused, in page order: the page is
+        long, and the inputs in error may be far below the top where the page opens."""
+        out: list[tuple[str, str, str]] = []
+        for name, bound in ((n, self.form[n]) for n in self.form.fields):
+            out += [(str(bound.label), str(e), f"#field-{name}") for e in bound.errors]
+        for formset, anchor, title in (
+            (self.lines, "line", _("Line %(n)s")),
+            (self.adjustments, "adjustment", _("Discount or surcharge %(n)s")),
+        ):
+            section = "#lines-section" if anchor == "line" else "#adjustments-section"
+            out += [("", str(e), section) for e in formset.non_form_errors()]
+            for i, form in enumerate(formset.forms):
+                for name, errors in form.errors.items():
+                    where = title % {"n": i + 1}
+                    if name in form.fields:
+                        where = f"{where} · {form.fields[name].label}"
+                    out += [(where, str(e), f"#{anchor}-{i}") for e in errors]
+        return out
+
+    def context(self, *, show_errors: bool = False, **extra: Any) -> dict[str, Any]:
+        amounts = row_amounts(self.line_rows())
+        for i, form in enumerate(self.lines.forms):
+            form.api = self.placement.lines.get(i, {})
+            form.preview_amount = amounts[i] if i < len(amounts) else None
+        for i, form in enumerate(self.adjustments.forms):
+            form.api = self.placement.adjustments.get(i, {})
+        is_credit_note = self.document_type == DocumentType.CREDIT_NOTE
+        return {
+            "editor": self,
+            "form": self.form,
+            "lines": self.lines,
+            "adjustments": self.adjustments,
+            "placement": self.placement,
+            "totals": self.preview(),
+            "kind": "credit-note" if is_credit_note else "invoice",
+            "is_credit_note": is_credit_note,
+            "vat_rates": COMMON_VAT_RATES,
+            "key_problem": key_problem(self.tenant),
+            "error_summary": self.error_summary() if show_errors else [],
+            "action_url": reverse(
+                "invoices:new_credit_note" if is_credit_note else "invoices:new_invoice"
+            ),
+            "show_errors": show_errors,
+            **extra,
+        }
+
+
+def prefill(tenant: Tenant, source: Document, document_type: str) -> QueryDict:
+    """The editor's data copied from one of the tenant's sent documents, or for a credit note
+    of an invoice: buyer, lines, discounts, payment terms."""
+    header = initial_header(tenant, mailbox_for(tenant).seller_profile)
+    header["invoice_date"] = header["invoice_date"].isoformat()
+    for name in PREFILL_FIELDS:
+        header[name] = getattr(source, name)
+    # Not the payment reference: a structured reference belongs to one document.
+    if document_type == DocumentType.CREDIT_NOTE:
+        corrected = source if source.document_type == DocumentType.INVOICE else source.corrects
+        header["corrects"] = str(corrected.pk) if corrected else ""
+    data = QueryDict(mutable=True)
+    data.update({k: "" if v is None else str(v) for k, v in header.items()})
+    data = _with_rows(data, LINES_PREFIX, line_rows(source))
+    return _with_rows(data, ADJUSTMENTS_PREFIX, adjustment_rows(source))
+
+
+# --- Lookups at the API (also answered alone, as htmx partials) --------------------------------
+def peppol_result(tenant: Tenant, peppol_id: str, document_type: str) -> dict[str, Any]:
+    if not peppol_id:
+        return {"error": _("Give the buyer's VAT number or Peppol ID first.")}
+    if not PEPPOL_ID_RE.match(peppol_id):
+        return {"error": _("%(id)s is not a Peppol ID (scheme:identifier).") % {"id": peppol_id}}
+    try:
+        check = outbound.check_peppol(tenant, peppol_id, document_type)
+    except ApiError as exc:
+        return {"error": str(exc), "peppol_id": peppol_id}
+    return {
+        "check": check,
+        "peppol_id": peppol_id,
+        "credit_note": document_type == DocumentType.CREDIT_NOTE,
+    }
+
+
+def participant_search(tenant: Tenant, raw_query: str) -> dict[str, Any]:
+    query = raw_query.strip()[:100]
+    ctx: dict[str, Any] = {"participant_query": query, "participant_results": []}
+    if len(query) < 2:
+        if query:
+            ctx["participant_error"] = _("Type at least two letters.")
+        return ctx
+    try:
+        found = TenantApi(tenant).search_participants(query)
+    except ApiError as exc:
+        ctx["participant_error"] = str(exc)
+        return ctx
+    ctx["participant_results"] = [
+        {
+            "peppol_id": p.peppol_id,
+            "name": next((e.name for e in (p.entities or []) if e.name), ""),
+            "country": next((e.country_code for e in (p.entities or []) if e.country_code), ""),
+        }
+        for p in found[:20]
+    ]
+    return ctx
+
+
+# --- One POST of the editor ----------------------------------------------------------------------
+@dataclass
+class Page:
+    """Show the editor again (or, for htmx, only its rows)."""
+
+    context: dict[str, Any]
+    template: str = PAGE
+
+
+@dataclass
+class Saved:
+    """Go to a document's page, with a message; `htmx`: by HX-Redirect when asked by htmx."""
+
+    document: Document
+    level: int
+    text: str
+    htmx: bool = True
+
+
+def _use_participant(data: QueryDict) -> QueryDict:
+    """The buyer chosen from the search results: its Peppol ID, and its name if none yet."""
+    peppol_id, _sep, name = data.get("use_participant", "")[:300].partition("|")
+    data = data.copy()
+    if PEPPOL_ID_RE.match(peppol_id):
+        data["customer_peppol_id"] = peppol_id
+        if not data.get("customer_name", "").strip():
+            data["customer_name"] = name[:200]
+    return data
+
+
+def submit(
+    tenant: Tenant, user, document_type: str, data: QueryDict, *, htmx: bool
+) -> Page | Saved:
+    action = data.get("action", "")[:40]
+    edited = edit_rows(data, action)
+    if edited is not None:
+        return Page(Editor(tenant, document_type, edited).context(), ROWS if htmx else PAGE)
+    if "use_participant" in data:
+        return Page(Editor(tenant, document_type, _use_participant(data)).context())
+    editor = Editor(tenant, document_type, data)
+    if action == "search_participants":
+        found = participant_search(tenant, data.get("participant_query", ""))
+        return Page(editor.context(**found))
+    if action == "peppol_check":
+        return Page(editor.context(peppol=peppol_result(tenant, editor.peppol_id(), document_type)))
+    if action not in SAVING_ACTIONS:
+        return Page(editor.context())
+    if not editor.is_valid():
+        return Page(editor.context(show_errors=True))
+    return _save(editor, user, action)
+
+
+def _save(editor: Editor, user, action: str) -> Page | Saved:
+    """Check the valid forms at the API, or create the draft (and send it)."""
+    data = editor.cleaned()
+    try:
+        if action == "validate":
+            result, index = outbound.validate_remote(editor.tenant, data)
+            editor.place(result.issues, index)
+            valid = result.is_valid and not editor.placement.has_errors
+            return Page(editor.context(show_errors=True, validated=valid))
+        document = outbound.create_draft(editor.tenant, user, data, claim_send=action == "send")
+    except outbound.DuplicateNumber as exc:
+        editor.form.add_error("invoice_id", str(exc))
+        return Page(editor.context(show_errors=True))
+    except Rejected as exc:
+        return _refused(editor, data, exc)
+    except ApiError as exc:
+        return _unanswered(editor, data, exc)
+    if action == "send":
+        return _send_new(document, user)
+    text = _("Draft %(number)s saved.") % {"number": document.invoice_id}
+    return Saved(document, messages.SUCCESS, text)
+
+
+def _refused(editor: Editor, data: EditorInput, exc: Rejected) -> Page:
+    """The API refused the document: its words above the form, and each issue next to its
+    input. A 406 body has only a `detail` (the OpenAPI file): the issues are asked of the
+    validate endpoint, which documents them."""
+    issues, index = exc.issues, build_payload(data, totals_for(data))[1]
+    if not issues and exc.status == 406:
+        try:
+            result, index = outbound.validate_remote(editor.tenant, data)
+            issues = result.issues
+        except ApiError:
+            issues = []  # the detail text alone still says what is wrong
+    if issues:
+        editor.place(issues, index)
+    message = _("e-invoice.be refused the document; nothing was created or sent: %(detail)s") % {
+        "detail": exc.detail or exc
+    }
+    return Page(editor.context(show_errors=True, api_error=message))
+
+
+def _unanswered(editor: Editor, data: EditorInput, exc: ApiError) -> Page | Saved:
+    """A failed call. A create with no answer kept its draft: show it on its page."""
+    existing = Document.objects.filter(
+        tenant=editor.tenant, direction=Direction.OUTBOUND, invoice_id=data.header["invoice_id"]
+    ).first()
+    if existing is not None:
+        return Saved(existing, messages.ERROR, str(exc), htmx=False)
+    return Page(editor.context(show_errors=True, api_error=error_text(exc, editor.tenant)))
+
+
+def _send_new(document: Document, user) -> Saved:
+    try:
+        outbound.send(document, user, claimed=True)
+    except (ApiError, outbound.NotSendable) as exc:
+        text = _("Saved as a draft, but not sent: %(reason)s") % {"reason": exc}
+        return Saved(document, messages.ERROR, text)
+    text = _("Document %(number)s is on its way.") % {"number": document.invoice_id}
+    return Saved(document, messages.SUCCESS, text)

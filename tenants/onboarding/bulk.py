@@ -1,0 +1,480 @@
+"""Bulk onboarding from a CSV: check every row first, then run the valid ones as jobs.
+
+Nothing is sent to the API until staff saw every row's checks (per row and cell, the same
+identifier checks as the single form) and started the batch. The results CSV never holds a
+key value: only whether a key is stored.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import logging
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import invitations
+from core import audit
+from core.spreadsheet import safe_row
+from jobs import dispatcher
+from jobs.models import JobState
+from tenants import checks, handover
+from tenants.identifiers import clean_tenant_fields
+from tenants.models import Tenant
+from tenants.models.jobs import BulkOnboarding, OnboardingJob
+from tenants.onboarding import steps as onboarding
+
+# Documented columns (the template's header). Aliases accept the API's own field names.
+# `email` is the customer's contact: "Invite all" and "Send key links to all" write to it.
+COLUMNS = [
+    "company_name",
+    "name",
+    "country",
+    "company_number",
+    "vat_number",
+    "peppol_id",
+    "email",
+]
+ALIASES = {"description": "company_name", "company_tax_id": "vat_number"}
+# CSV column → tenant field.
+FIELD_OF = {
+    "company_name": "description",
+    "name": "name",
+    "country": "country",
+    "company_number": "company_number",
+    "vat_number": "company_tax_id",
+    "peppol_id": "peppol_id",
+    "email": "email",
+}
+COLUMN_OF = {v: k for k, v in FIELD_OF.items()}
+MAX_ROWS = 5000
+logger = logging.getLogger(__name__)
+
+TEMPLATE_ROWS = [
+    [
+        "Customer Company BVBA",
+        "customer-company-bvba",
+        "BE",
+        "0403170701",
+        "BE0403170701",
+        "",
+        "finance@customer-company.be",
+    ],
+    ["Voorbeeld BV", "", "NL", "12345678", "NL123456789B01", "0106:12345678", ""],
+]
+
+
+class CsvUnreadable(Exception):
+    """The file as a whole cannot be read (not the rows' contents)."""
+
+
+def template_csv() -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    writer.writerows(TEMPLATE_ROWS)
+    return out.getvalue()
+
+
+def _decode(raw: bytes) -> str:
+    # Excel's "Unicode text" export is UTF-16 with a byte-order mark.
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise CsvUnreadable(_("The file is not UTF-8 text."))
+
+
+def parse(raw: bytes) -> list[dict]:
+    """Every data row as {"row": line number, "data": cleaned fields, "errors": {...}}.
+
+    Errors are keyed by CSV column so the page can mark the cell.
+    """
+    text = _decode(raw)
+    if not text.strip():
+        raise CsvUnreadable(_("The file is empty."))
+    if "\x00" in text:
+        # No database text column can hold NUL; it means a binary or mis-encoded file.
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise CsvUnreadable(
+            _(
+                "Line %(line)s contains a NUL character: this is not a CSV text file. Save it "
+                "again as CSV (UTF-8) from the spreadsheet program."
+            )
+            % {"line": line}
+        )
+    # Excel's dialect with the header's delimiter (a sniffed dialect got quoting wrong:
+    # "Bakkerij ""De Zon"" BV" kept a doubled quote).
+    reader = csv.reader(io.StringIO(text, newline=""), csv.excel, delimiter=_delimiter(text))
+    try:
+        return _read_rows(reader)
+    except csv.Error as e:
+        raise CsvUnreadable(
+            _(
+                "Line %(line)s cannot be read as CSV (%(problem)s). Save the file again as CSV "
+                "from the spreadsheet program."
+            )
+            % {"line": reader.line_num, "problem": e}
+        ) from e
+
+
+def _delimiter(text: str) -> str:
+    """The separator the header line uses: , ; or tab (what spreadsheet programs export)."""
+    header = text.splitlines()[0]
+    outside_quotes = re.sub(r'"[^"]*"', "", header)
+    counts = {d: outside_quotes.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _read_rows(reader) -> list[dict]:
+    header = [h.strip().lower().replace(" ", "_") for h in next(reader, [])]
+    header = [ALIASES.get(h, h) for h in header]
+    unknown = [h for h in header if h and h not in COLUMNS]
+    if unknown:
+        raise CsvUnreadable(
+            _("Unknown column(s): %(cols)s. The columns are: %(known)s.")
+            % {"cols": ", ".join(unknown), "known": ", ".join(COLUMNS)}
+        )
+    if "company_name" not in header:
+        raise CsvUnreadable(_("The company_name column is required (see the template)."))
+    rows: list[dict] = []
+    for values in reader:
+        if not any(v.strip() for v in values):
+            continue
+        if len(rows) >= MAX_ROWS:
+            raise CsvUnreadable(_("More than %(max)s rows: split the file.") % {"max": MAX_ROWS})
+        line = reader.line_num
+        raw_row = {FIELD_OF[h]: v.strip() for h, v in zip(header, values, strict=False) if h}
+        cleaned, errors = clean_tenant_fields(raw_row)
+        cell_errors = {COLUMN_OF.get(f, "company_name"): list(m) for f, m in errors.items()}
+        if len(values) > len(header):
+            cell_errors.setdefault("company_name", []).append(
+                _("This row has more cells than the header.")
+            )
+        if not cleaned.get("description"):
+            cell_errors.setdefault("company_name", []).append(_("The company name is required."))
+        cleaned["country"] = raw_row.get("country", "")
+        cleaned["email"], email_error = _clean_email(raw_row.get("email", ""))
+        if email_error:
+            cell_errors["email"] = [email_error]
+        rows.append({"row": line, "data": cleaned, "errors": cell_errors})
+    if not rows:
+        raise CsvUnreadable(_("The file has a header but no rows."))
+    _check_duplicates(rows)
+    return rows
+
+
+def _clean_email(value: str) -> tuple[str, str]:
+    """(the address in lowercase, or "" ; the cell's error, or "")."""
+    if not value:
+        return "", ""
+    try:
+        validate_email(value)
+    except ValidationError:
+        return value, _("Not a valid email address.")
+    return value.lower(), ""
+
+
+def _similar(name: str) -> str:
+    # e-invoice.be takes names differing only in case, hyphens or dots for the same name.
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _check_duplicates(rows: list[dict]) -> None:
+    # One query for the whole file: the mirror's names (deleted tenants keep theirs taken).
+    taken = {_similar(n): n for n in Tenant.objects.values_list("name", flat=True)}
+    seen: dict[str, dict[str, int]] = {"name": {}, "company_number": {}}
+    for r in rows:
+        name = r["data"].get("name")
+        if name and "name" not in r["errors"] and _similar(name) in taken:
+            r["errors"]["name"] = [
+                _(
+                    "The tenant %(other)s already has this name (or one differing only in hyphens "
+                    "or dots)."
+                )
+                % {"other": taken[_similar(name)]}
+            ]
+        for field, normalise in (("name", _similar), ("company_number", str)):
+            value = r["data"].get(field)
+            if not value:
+                continue
+            first = seen[field].setdefault(normalise(value), r["row"])
+            if first != r["row"]:
+                r["errors"].setdefault(field, []).append(
+                    _("Same as line %(line)s of this file.") % {"line": first}
+                )
+
+
+def create_batch(upload, *, register_peppol: bool, user) -> BulkOnboarding:
+    """Read and check the uploaded file; nothing is sent to the API yet."""
+    rows = parse(upload.read())
+    if register_peppol:
+        _preflight(rows)
+    return BulkOnboarding.objects.create(
+        file_name=upload.name[:200], rows=rows, register_peppol=register_peppol, created_by=user
+    )
+
+
+def _preflight(rows: list[dict]) -> None:
+    """The dry run's Peppol column: who holds each valid row's Peppol ID, before anything is
+    sent (checks.preflight; tenant API lookups, not the organization quota)."""
+    for r in rows:
+        peppol_id = r["data"].get("peppol_id")
+        if peppol_id and not r["errors"]:
+            r["peppol"] = checks.preflight(peppol_id).as_row()
+
+
+def start(batch: BulkOnboarding, *, user) -> int:
+    """Queue one onboarding job per valid row, once; returns how many. A row whose company
+    a live job onboards already (another batch, the single form) is not sent again: the
+    row names that job (`onboarding_job`)."""
+    with transaction.atomic():
+        if not BulkOnboarding.objects.filter(pk=batch.pk, started_at__isnull=True).update(
+            started_at=timezone.now()
+        ):
+            return 0
+        started = 0
+        for r in batch.valid_rows:
+            try:
+                onboarding.start(
+                    r["data"],
+                    register_peppol=batch.register_peppol,
+                    user=user,
+                    batch=batch,
+                    row_number=r["row"],
+                    kick=False,
+                )
+            except onboarding.AlreadyOnboarding as e:
+                r["onboarding_job"] = e.job.pk
+            else:
+                started += 1
+        BulkOnboarding.objects.filter(pk=batch.pk).update(rows=batch.rows)
+        audit.record(
+            "onboarding.bulk_start",
+            target=batch.file_name,
+            user=user,
+            changes={"rows": [None, started]},
+        )
+        dispatcher.kick()
+    return started
+
+
+def retry_failed(batch: BulkOnboarding, *, user) -> tuple[int, int]:
+    """Queue the failed rows again; returns (queued, left). A row that failed on its values
+    (e.g. a name taken by another company) would fail the same way: it is left for staff to
+    onboard again with other values."""
+    failed = list(batch.jobs.filter(state=JobState.FAILED))
+    left = sum(1 for job in failed if job.field_errors)
+    queued = 0
+    for job in failed:
+        if job.field_errors:
+            continue
+        try:
+            queued += onboarding.retry(job, user=user)
+        except onboarding.AlreadyOnboarding:
+            left += 1  # another live job onboards the company now
+    return queued, left
+
+
+def progress(batch: BulkOnboarding) -> dict:
+    counts = dict(batch.jobs.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    total = sum(counts.values())
+    done = counts.get(JobState.SUCCEEDED, 0) + counts.get(JobState.FAILED, 0)
+    return {
+        "total": total,
+        "succeeded": counts.get(JobState.SUCCEEDED, 0),
+        "failed": counts.get(JobState.FAILED, 0),
+        "active": total - done,
+        "percent": round(100 * done / total) if total else 0,
+        "finished": bool(total) and done == total,
+    }
+
+
+# --- handing over access: "Invite all" and "Send key links to all" ------------------------
+# Each row remembers what its action did (r["invite"], r["key_link"]): a second click, or a
+# double submit, finds the row done and sends nothing again.
+INVITE, KEY_LINK = "invite", "key_link"
+SENDING, DONE = "sending", "done"
+NO_EMAIL, EXISTS, REFUSED, NOT_ONBOARDED = "no_email", "exists", "refused", "not_onboarded"
+FAILED = "failed"  # the email did not go; the tenant's page resends it
+
+
+def handover_plan(batch: BulkOnboarding, action: str) -> dict[str, list]:
+    """The rows by what the action would do now: to_send (row, tenant), done (sent before),
+    and the skipped ones by reason."""
+    tenants = {
+        j.row_number: j.tenant
+        for j in batch.jobs.filter(state=JobState.SUCCEEDED, tenant__isnull=False).select_related(
+            "tenant"
+        )
+    }
+    plan: dict[str, list] = {"to_send": [], DONE: [], NO_EMAIL: [], NOT_ONBOARDED: []}
+    plan[EXISTS], plan[REFUSED], plan[SENDING], plan[FAILED] = [], [], [], []
+    for r in batch.valid_rows:
+        status = (r.get(action) or {}).get("status")
+        if status:
+            plan[status].append(r)
+        elif not r["data"].get("email"):
+            plan[NO_EMAIL].append(r)
+        elif r["row"] not in tenants or tenants[r["row"]].is_deleted:
+            plan[NOT_ONBOARDED].append(r)
+        else:
+            plan["to_send"].append((r, tenants[r["row"]]))
+    return plan
+
+
+def _claim(batch: BulkOnboarding, action: str) -> tuple[list, dict]:
+    """Mark the rows to send as being sent, in one short locked transaction (IMMEDIATE on
+    SQLite): a concurrent click then finds them taken. Returns (claimed, plan)."""
+    with transaction.atomic():
+        locked = BulkOnboarding.objects.select_for_update().get(pk=batch.pk)
+        plan = handover_plan(locked, action)
+        for r, _tenant in plan["to_send"]:
+            r[action] = {"status": SENDING}
+        locked.save(update_fields=["rows"])
+    return plan["to_send"], plan
+
+
+def _record(batch: BulkOnboarding, action: str, line: int, status: str, detail: str = "") -> None:
+    # One row's outcome, written on a fresh read: other rows may have moved meanwhile.
+    with transaction.atomic():
+        locked = BulkOnboarding.objects.select_for_update().get(pk=batch.pk)
+        for r in locked.rows:
+            if r["row"] == line:
+                r[action] = {"status": status, "detail": detail}
+        locked.save(update_fields=["rows"])
+
+
+def _send_all(batch, action: str, send, *, by, request) -> dict[str, int]:
+    claimed, plan = _claim(batch, action)
+    counts = {DONE: 0, EXISTS: 0, REFUSED: 0, FAILED: 0}
+    for r, tenant in claimed:
+        try:
+            send(tenant, r["data"]["email"])
+        except ValidationError as e:  # a login with this email exists already
+            status, detail = EXISTS, " ".join(e.messages)
+        except handover.HandoverRefused as e:  # no key the portal holds
+            status, detail = REFUSED, str(e)
+        except Exception as e:  # the mail server: the other rows still go
+            logger.exception("bulk %s of line %s failed", action, r["row"])
+            status, detail = FAILED, type(e).__name__
+        else:
+            status, detail = DONE, ""
+        counts[status] += 1
+        _record(batch, action, r["row"], status, detail)
+    counts[NO_EMAIL] = len(plan[NO_EMAIL])
+    counts[NOT_ONBOARDED] = len(plan[NOT_ONBOARDED])
+    counts["before"] = len(plan[DONE])
+    audit.record(
+        f"onboarding.bulk_{action}",
+        target=batch.file_name,
+        user=by,
+        request=request,
+        changes={name: [None, n] for name, n in counts.items() if n},
+    )
+    return counts
+
+
+def invite_all(batch: BulkOnboarding, language: str, *, by, request=None) -> dict[str, int]:
+    """Invite each onboarded row's email as a customer user of the row's tenant (the single
+    invitation's function); counts by outcome."""
+
+    def send(tenant, email):
+        invitations.invite(tenant, email, language, by=by, request=request)
+
+    return _send_all(batch, INVITE, send, by=by, request=request)
+
+
+def send_key_links(batch: BulkOnboarding, language: str, *, by, request=None) -> dict[str, int]:
+    """A one-time key hand-over link per onboarded row, to the row's email (the single
+    hand-over's function); counts by outcome."""
+
+    def send(tenant, email):
+        handover.send_link(tenant, email, language, by=by, request=request)
+
+    return _send_all(batch, KEY_LINK, send, by=by, request=request)
+
+
+def _status_cell(r: dict, action: str) -> str:
+    status = (r.get(action) or {}).get("status")
+    if status:
+        return {
+            DONE: "invited" if action == INVITE else "sent",
+            SENDING: "sending",
+            EXISTS: "skipped: login exists",
+            REFUSED: "skipped: no key held",
+            FAILED: "failed: email not sent",
+        }[status]
+    return "" if r["data"].get("email") else "skipped: no email"
+
+
+RESULT_COLUMNS = [
+    "line",
+    "company_name",
+    "name",
+    "state",
+    "step",
+    "tenant_id",
+    "key_stored",
+    "peppol",
+    "error",
+    "email",
+    "invite",
+    "key_link",
+]
+
+
+def _result_row(r: dict, job: OnboardingJob | None) -> list:
+    handed = [r["data"].get("email", ""), _status_cell(r, INVITE), _status_cell(r, KEY_LINK)]
+    return _onboarding_cells(r, job) + handed
+
+
+def _onboarding_cells(r: dict, job: OnboardingJob | None) -> list:
+    if job is not None:
+        return [
+            r["row"],
+            job.description,
+            job.name,
+            job.state,
+            job.step,
+            job.remote_tenant_id,
+            "yes" if job.api_key_id else "no",
+            job.peppol_outcome_label,
+            job.last_error,
+        ]
+    errors = "; ".join(f"{col}: {' '.join(m)}" for col, m in r["errors"].items())
+    # A row without a job is invalid only if it has errors; a valid one is not started yet,
+    # or was left to the live job that onboards its company already.
+    state = "invalid" if r["errors"] else "not started"
+    if r.get("onboarding_job"):
+        state, errors = (
+            "already onboarding",
+            f"already being onboarded by job #{r['onboarding_job']}",
+        )
+    data = r["data"]
+    return [r["row"], data.get("description"), data.get("name"), state, "", "", "", "", errors]
+
+
+def results_csv(batch: BulkOnboarding) -> str:
+    """One line per CSV row: what happened. Never a key value; cells spreadsheet-safe."""
+    jobs = {j.row_number: j for j in batch.jobs.select_related("api_key")}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(RESULT_COLUMNS)
+    for r in batch.rows:
+        writer.writerow(safe_row(_result_row(r, jobs.get(r["row"]))))
+    return out.getvalue()
