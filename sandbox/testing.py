@@ -174,7 +174,7 @@ class SandboxHandle:
         return response.json()
 
     def wait_for_state(
-        self, key: str, document_id: str, states: str | set[str], timeout: float = 10.0
+        self, key: str, document_id: str, states: str | set[str], timeout: float = 30.0
     ) -> dict[str, Any]:
         """Poll GET /api/documents/{id} until its state is one of ``states``."""
         wanted = {states} if isinstance(states, str) else set(states)

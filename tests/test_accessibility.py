@@ -198,7 +198,7 @@ def test_it_passes_axe_on_every_page(
         ("carol", customer_pages(ids)),
     ):
         context = browser.new_context(base_url=live_server.url, **VIEWPORTS[size])
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(20_000)
         try:
             if persona is None:
                 _anonymous(context, size, findings)

@@ -80,7 +80,7 @@ def test_it_writes_validates_and_sends_an_invoice_then_a_credit_note(
 
     page.click("#send")
     page.wait_for_url(re.compile(r".*/invoices/\d+/$"))
-    page.wait_for_selector("#state[data-state='SENT']", timeout=15_000)
+    page.wait_for_selector("#state[data-state='SENT']", timeout=30_000)
     screenshot("sent")
     page.goto("/invoices/")
     assert page.locator("tr[data-document='INV-WEB-1'] [data-state='SENT']").count() == 1
@@ -106,6 +106,6 @@ def test_it_writes_validates_and_sends_an_invoice_then_a_credit_note(
     fill_line(page, 0, "Birthday cake (returned)", "1", "35", "21")
     page.locator("[data-total='total']").filter(has_text="42.35").wait_for()
     page.click("#send")
-    page.wait_for_selector("#state[data-state='SENT']", timeout=15_000)
+    page.wait_for_selector("#state[data-state='SENT']", timeout=30_000)
     assert "Credit note CN-WEB-1" in page.inner_text("h1")
     screenshot("credit-note")

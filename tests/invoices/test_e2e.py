@@ -40,7 +40,7 @@ def delivered(sandbox, key: str, event_type: str, invoice_id: str) -> bool:
     return False
 
 
-def wait_for(check, timeout: float = 10.0):
+def wait_for(check, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while True:
         value = check()

@@ -50,10 +50,10 @@ def test_it_skips_an_unreadable_message_file_and_reads_the_next(tmp_path):
     with _connection(tmp_path) as conn:
         queue = conn.SimpleQueue("unreadable")
         queue.put({"ok": 1})  # declares the queue
-        queue.get(timeout=1).ack()
+        queue.get(timeout=15).ack()
         (tmp_path / f"1_{'0' * 8}.unreadable.msg").write_bytes(b"")  # sorts first
         queue.put({"ok": 2})
 
-        message = queue.get(timeout=1)
+        message = queue.get(timeout=15)
 
     assert message.payload == {"ok": 2}

@@ -115,7 +115,7 @@ class WebhookReceiver:
     statuses: list[int] = field(default_factory=list)  # answered in order, then 200
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:

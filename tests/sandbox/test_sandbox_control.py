@@ -60,7 +60,7 @@ def test_it_changes_the_send_delay_at_run_time(sandbox, vendor):
     with sandbox.tenant_client(key) as client:
         doc = client.post("/api/documents/", json=invoice()).json()
         client.post(f"/api/documents/{doc['id']}/send")
-    assert sandbox.wait_for_state(key, doc["id"], "SENT", timeout=1)["state"] == "SENT"
+    assert sandbox.wait_for_state(key, doc["id"], "SENT", timeout=15)["state"] == "SENT"
 
 
 def test_it_refuses_unknown_config_knobs(sandbox):

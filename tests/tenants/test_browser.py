@@ -67,7 +67,7 @@ def test_live_checks_show_each_error_under_its_field(page, screenshot, api, alic
 def test_the_main_forms_work_without_javascript(browser, live_server, api, alice):
     context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(20_000)
     try:
         page.goto("/accounts/login/")
         page.fill("input[name=username]", "alice")

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def no_js(browser, live_server, alice):
     context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(20_000)
     page.goto("/accounts/login/")
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", PASSWORD)
@@ -77,5 +77,5 @@ def test_it_reloads_a_running_job_page_without_javascript(no_js, on_sandbox):
     assert "This page updates itself every few seconds." in no_js.inner_text("#job-status")
     onboarding.run(job.pk)
     assert OnboardingJob.objects.get(pk=job.pk).state == "succeeded"
-    no_js.wait_for_selector('#job-status [data-state="succeeded"]', timeout=15_000)
+    no_js.wait_for_selector('#job-status [data-state="succeeded"]', timeout=30_000)
     assert 'http-equiv="refresh"' not in no_js.content()  # finished: it stops

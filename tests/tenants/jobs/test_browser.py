@@ -32,7 +32,7 @@ def test_it_follows_an_onboarding_live(page, screenshot, otto, on_sandbox):
     # The worker's part, in this process: the page must notice by itself.
     onboarding.run(OnboardingJob.objects.get().pk)
 
-    page.wait_for_selector('#job-status [data-state="succeeded"]', timeout=10_000)
+    page.wait_for_selector('#job-status [data-state="succeeded"]', timeout=30_000)
     assert page.url == job_url
     assert page.locator('[data-step-status="succeeded"]').count() == 3
     assert "The customer is onboarded." in status.inner_text()
