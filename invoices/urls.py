@@ -1,6 +1,6 @@
 from django.urls import path
 
-from invoices import views
+from invoices import document_views, views
 
 app_name = "invoices"
 urlpatterns = [
@@ -11,9 +11,12 @@ urlpatterns = [
     path("new/totals/", views.totals, name="totals"),
     path("peppol-check/", views.peppol_check, name="peppol_check"),
     path("participants/", views.participants, name="participants"),
+    path("archive/", document_views.archive_export, name="archive"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/state/", views.state, name="state"),
     path("<int:pk>/ubl/", views.ubl, name="ubl"),
+    path("<int:pk>/document/", document_views.document, name="document"),
+    path("<int:pk>/pdf/", document_views.document_pdf, name="pdf"),
     path("<int:pk>/send/", views.send, name="send"),
     path("<int:pk>/delete/", views.delete, name="delete"),
     # Reseller staff: read-only.

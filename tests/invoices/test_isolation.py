@@ -12,6 +12,9 @@ DOCUMENT_URLS = [
     ("get", "invoices:state", {"HTTP_HX_REQUEST": "true"}),
     ("get", "invoices:state", {}),
     ("get", "invoices:ubl", {}),
+    ("get", "invoices:document", {}),
+    ("get", "invoices:pdf", {}),
+    ("get", "invoices:pdf", {"QUERY_STRING": "download=1"}),
     ("post", "invoices:send", {}),
     ("post", "invoices:delete", {}),
 ]
