@@ -13,10 +13,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
-from django.utils.translation import gettext as _
 
 from einvoice.errors import ApiError
 from einvoice.tenant import TenantApi
+from invoices import timeline
 from invoices.mailbox import mailbox_for
 from invoices.models import (
     AllowanceCharge,
@@ -157,7 +157,8 @@ def upsert_inbound(tenant: Tenant, remote: Any) -> tuple[Document, bool]:
                 at=received_at,
                 source=DocumentEvent.Source.WEBHOOK,
                 state=State.RECEIVED,
-                message=_("Received from %(sender)s.") % {"sender": document.vendor_name or "?"},
+                code=timeline.RECEIVED,
+                params={"sender": document.vendor_name or "?"},
             )
     except IntegrityError:
         # A concurrent webhook and inbox pull mirrored it first.

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core import crypto
+from invoices import timeline
 from tenants.models import Tenant
 
 
@@ -269,6 +270,11 @@ class DocumentEvent(models.Model):
     at = models.DateTimeField(default=timezone.now)
     source = models.CharField(max_length=8, choices=Source.choices)
     state = models.CharField(max_length=8, choices=State.choices, blank=True)
+    # What happened, as a code of `invoices.timeline` with its parameters: worded in the
+    # reader's language when shown. `message`: free text (e-invoice.be's own words, an error),
+    # shown as stored when there is no code.
+    code = models.CharField(max_length=32, blank=True)
+    params = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -282,7 +288,12 @@ class DocumentEvent(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.state} {self.message}"
+        return f"{self.at:%Y-%m-%d %H:%M} {self.state} {self.text}"
+
+    @property
+    def text(self) -> str:
+        """The line in the active language."""
+        return timeline.render(self.code, self.params, self.message)
 
 
 class Mailbox(models.Model):

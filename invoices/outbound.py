@@ -24,7 +24,7 @@ from einvoice.errors import (
     Unavailable,
 )
 from einvoice.tenant import PeppolCheck, TenantApi, ValidationResult
-from invoices import states
+from invoices import states, timeline
 from invoices.models import (
     PARTY_FIELDS,
     AllowanceCharge,
@@ -208,9 +208,7 @@ def _record_remote(document: Document, remote_id: str, user) -> None:
         document.remote_id = remote_id
         document.last_error = ""
         document.save(update_fields=["remote_id", "last_error", "updated_at"])
-        states.note(
-            document, _("Created at e-invoice.be as a draft."), source=Source.PORTAL, actor=user
-        )
+        states.note(document, code=timeline.CREATED_REMOTE, source=Source.PORTAL, actor=user)
 
 
 def _record_error(document: Document, exc: Exception, user, *, release: bool = False) -> None:
@@ -297,7 +295,7 @@ def send(document: Document, user=None, *, claimed: bool = False) -> Document:
             new_state or State.TRANSIT,
             at=at,
             source=Source.PORTAL,
-            message=_("Sent via Peppol."),
+            code=timeline.SENT,
             actor=user,
         )
         if document.last_error:
@@ -337,14 +335,14 @@ def _link_replacement(failed: Document, new: Document, user) -> None:
     with transaction.atomic():
         states.note(
             failed,
-            _("Sent again as a new document."),
+            code=timeline.SENT_AGAIN,
             source=Source.PORTAL,
             actor=user,
             link=new,
         )
         states.note(
             new,
-            _("Sends again a document whose delivery failed."),
+            code=timeline.SENDS_AGAIN,
             source=Source.PORTAL,
             actor=user,
             link=failed,
@@ -410,12 +408,13 @@ def refresh(document: Document, *, source: str = Source.POLL) -> Document:
             State.FAILED,
             at=at,
             source=source,
-            message=reason or _("Delivery failed."),
+            code=timeline.DELIVERY_FAILED,
+            params={"reason": reason} if reason else None,
             failure_reason=reason or _("Delivery failed."),
         )
     elif remote.state in (State.TRANSIT, State.SENT):
-        message = _("Delivered to the buyer.") if remote.state == State.SENT else ""
-        states.advance(document, remote.state, at=at, source=source, message=message)
+        code = timeline.DELIVERED if remote.state == State.SENT else ""
+        states.advance(document, remote.state, at=at, source=source, code=code)
     return document
 
 

@@ -45,6 +45,8 @@ def advance(
     *,
     at: datetime,
     source: str,
+    code: str = "",
+    params: dict | None = None,
     message: str = "",
     failure_reason: str | None = None,
     actor=None,
@@ -80,6 +82,8 @@ def advance(
                 at=at,
                 source=source,
                 state=new_state,
+                code=code,
+                params=params or {},
                 message=message[:2000],
                 actor=actor,
             )
@@ -101,14 +105,24 @@ def advance(
 
 
 def note(
-    document: Document, message: str, *, source: str, actor=None, link: Document | None = None
+    document: Document,
+    message: str = "",
+    *,
+    source: str,
+    code: str = "",
+    params: dict | None = None,
+    actor=None,
+    link: Document | None = None,
 ) -> None:
-    """A timeline line that does not change the state (e.g. an error the user should see);
-    `link`: another document it is about, linked from the line."""
+    """A timeline line that does not change the state: a code of `invoices.timeline` (worded
+    when shown), or a free-text `message` (e.g. an error the user should see); `link`: another
+    document it is about, linked from the line."""
     DocumentEvent.objects.create(
         document_id=document.pk,
         source=source,
         state=document.state,
+        code=code,
+        params=params or {},
         message=message[:2000],
         actor=actor,
         link=link,

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from core import crypto
 from einvoice.tenant import TenantApi
-from invoices import inbound, outbound, states
+from invoices import inbound, outbound, states, timeline
 from invoices.models import Direction, Document, DocumentEvent, Mailbox, State, WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,8 @@ def _apply(tenant, event_type: str, occurred, document_id: str, reason: str, rem
             new_state,
             at=occurred,
             source=DocumentEvent.Source.WEBHOOK,
-            message=reason if failed else _("Delivered to the buyer."),
+            code=timeline.DELIVERY_FAILED if failed else timeline.DELIVERED,
+            params={"reason": reason} if failed and reason else None,
             failure_reason=(reason or _("Delivery failed.")) if failed else None,
         )
         return f"{new_state.lower()}" if changed else "stale or not forward: ignored"
