@@ -29,6 +29,7 @@ from invoices.models import (
     State,
 )
 from invoices.totals import money, to_decimal
+from notifications import emit as notify
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ def upsert_inbound(tenant: Tenant, remote: Any) -> tuple[Document, bool]:
                 code=timeline.RECEIVED,
                 params={"sender": document.vendor_name or "?"},
             )
+            notify.document_received(document)
     except IntegrityError:
         # A concurrent webhook and inbox pull mirrored it first.
         return Document.objects.get(tenant=tenant, remote_id=remote.id), False

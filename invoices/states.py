@@ -19,6 +19,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from invoices.models import Document, DocumentEvent, State
+from notifications import emit as notify
 
 # Which states each state may be reached from.
 _FROM: dict[str, tuple[str, ...]] = {
@@ -87,6 +88,11 @@ def advance(
                 message=message[:2000],
                 actor=actor,
             )
+            if new_state == State.FAILED:
+                # With the change, in its transaction: the staff and the customer hear once.
+                document.state = new_state
+                document.failure_reason = updates.get("failure_reason", document.failure_reason)
+                notify.document_failed(document)
     if changed:
         # The UPDATE's values, known here: no need to read the row back.
         document.state = new_state

@@ -38,6 +38,7 @@ from einvoice.errors import ApiError, Invalid, QuotaUnavailable, RateLimited
 from einvoice.messages import explain
 from jobs.models import JobState, LeasedJob
 from jobs.shutdown import stopping
+from jobs.signals import job_finished
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +229,10 @@ def _end(job: LeasedJob, state: str, *, wait: float = 0.0, **fields: Any) -> Non
     if updated:
         for name, value in changes.items():
             setattr(job, name, value)
+        if state in (JobState.SUCCEEDED, JobState.FAILED):
+            for receiver, error in job_finished.send_robust(type(job), job=job):
+                if isinstance(error, Exception):
+                    logger.error("%s after %s", receiver, job, exc_info=error)
 
 
 def execute(job: J, step: Callable[[J], bool], *, on_failure: Callable[[J], None] | None = None):

@@ -92,3 +92,34 @@ def env_secret(name: str, default: str = "") -> str:
         except OSError as e:
             raise ImproperlyConfigured(f"{name}_FILE points at an unreadable file: {path}") from e
     return env_str(name, default)
+
+
+# Email URL schemes the portal accepts. consolemail:// is refused: it would print every email,
+# and with it the one-time links (invitations, resets, key hand-overs), to the logs.
+EMAIL_SCHEMES = ("smtp", "smtps", "smtp+tls", "smtp+ssl", "filemail", "memorymail", "dummymail")
+
+
+def env_email(name: str, default: str) -> dict[str, Any]:
+    """Django's EMAIL_* settings from one URL (a secret: it may carry the SMTP password):
+    smtp://user:pass@host:587/?tls=True, smtp+ssl://host:465, filemail:///path (files)."""
+    url = env_secret(name, "") or default
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in EMAIL_SCHEMES:
+        raise ImproperlyConfigured(
+            f"{name} has the scheme {scheme!r}; use one of {', '.join(EMAIL_SCHEMES)}"
+        )
+    try:
+        config = environ.Env.email_url_config(url)
+    except (ValueError, ImproperlyConfigured) as e:
+        raise ImproperlyConfigured(f"{name} is not an email URL: {e}") from None
+    options = {k.lower(): str(v).lower() for k, v in config.pop("OPTIONS", {}).items()}
+    return {
+        "EMAIL_BACKEND": config["EMAIL_BACKEND"],
+        "EMAIL_HOST": config["EMAIL_HOST"] or "localhost",
+        "EMAIL_PORT": config["EMAIL_PORT"] or 25,
+        "EMAIL_HOST_USER": config["EMAIL_HOST_USER"] or "",
+        "EMAIL_HOST_PASSWORD": config["EMAIL_HOST_PASSWORD"] or "",
+        "EMAIL_USE_TLS": bool(config.get("EMAIL_USE_TLS")) or options.get("tls") in TRUE_WORDS,
+        "EMAIL_USE_SSL": bool(config.get("EMAIL_USE_SSL")) or options.get("ssl") in TRUE_WORDS,
+        "EMAIL_FILE_PATH": config["EMAIL_FILE_PATH"] or "",
+    }

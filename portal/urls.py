@@ -10,6 +10,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     # Before tenants' staff/ URLs: the demo's mailbox and the customer logins of a tenant.
     path("staff/mail/", mailbox.mailbox, name="mailbox"),
+    path("", include("notifications.urls")),
     path("staff/", include("accounts.staff_urls")),
     path("staff/", include("tenants.urls")),
     path("invoices/", include("invoices.urls")),

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,6 +22,7 @@ from core import audit
 from einvoice import admin as admin_api
 from einvoice.errors import ApiError
 from einvoice.messages import registered_by_our_tenant
+from notifications import emit as notify
 from tenants import checks
 from tenants.errors import HeldElsewhere, PeppolUnavailable
 from tenants.mirror import remote_time
@@ -55,7 +57,31 @@ def set_state(
             target=reg.peppol_id or tenant.peppol_id,
             changes={"state": [before, state]},
         )
+        _notify(tenant, reg, state)
     return reg
+
+
+# The states that are news: registered, held by another access point, released.
+NOTIFIED = {
+    PeppolState.REGISTERED: "peppol.registered",
+    PeppolState.HELD_ELSEWHERE: "peppol.held_elsewhere",
+    PeppolState.UNREGISTERED: "peppol.released",
+}
+
+
+def _notify(tenant: Tenant, reg: PeppolRegistration, state: str) -> None:
+    kind = NOTIFIED.get(state)
+    if kind is None:
+        return
+    notify.emit(
+        kind,
+        f"{kind}:{reg.pk}:{reg.state_changed_at.isoformat()}",
+        tenant=tenant,
+        data={
+            "path": reverse("tenants:tenant_detail", args=[tenant.pk]),
+            "peppol": {"peppol_id": reg.peppol_id or tenant.peppol_id, "reason": reg.state_reason},
+        },
+    )
 
 
 def _state_from_status(reg: PeppolRegistration) -> str | None:

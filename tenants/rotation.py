@@ -33,6 +33,7 @@ from core import audit, mail
 from einvoice import admin as admin_api
 from jobs import dispatcher, runner
 from jobs.models import JobState
+from notifications.emit import emit as announce
 from tenants import keys
 from tenants.models import ApiKey, Tenant
 from tenants.models.jobs import KeyRevealLink, KeyRotation, RotationPhase
@@ -87,6 +88,13 @@ def start(tenant: Tenant, *, reason: str, user=None) -> KeyRotation:
         target=f"rotation #{rotation.pk}",
         changes={"reason": [None, reason]},
     )
+    if reason == KeyRotation.REASON_SCHEDULE:
+        announce(
+            "key.due",
+            f"key.due:{rotation.pk}",
+            tenant=tenant,
+            data={"path": reverse("tenants:tenant_rotation", args=[tenant.pk])},
+        )
     dispatcher.kick()
     return rotation
 
@@ -177,6 +185,15 @@ def switch(rotation: KeyRotation) -> None:
             },
         )
         _advance(rotation, RotationPhase.SWITCHED)
+        announce(
+            "key.rotated",
+            f"key.rotated:{rotation.pk}",
+            tenant=rotation.tenant,
+            data={
+                "path": reverse("tenants:tenant_rotation", args=[rotation.tenant_id]),
+                "key": {"name": new_key.name},
+            },
+        )
 
 
 def _when(moment: datetime) -> str:

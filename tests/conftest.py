@@ -216,3 +216,16 @@ def login(page, username: str, password: str = PASSWORD) -> None:
     page.fill("input[name=password]", password)
     # Enter submits the login form itself (with JS off the language switcher has a button too).
     page.press("input[name=password]", "Enter")
+
+
+@pytest.fixture(autouse=True)
+def no_notification_messages():
+    """Events and webhook deliveries are rows that tests drive themselves (tests/notifications
+    has helpers); no test sends their task messages to the project's broker."""
+    from notifications import tasks
+
+    with (
+        mock.patch.object(tasks.run_event, "delay"),
+        mock.patch.object(tasks.run_delivery, "delay"),
+    ):
+        yield

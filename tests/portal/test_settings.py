@@ -17,7 +17,16 @@ from portal import envvars
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_FILES = [ROOT / "portal" / "settings.py", ROOT / "portal" / "settings_production.py"]
-READERS = {"env_bool", "env_int", "env_float", "env_str", "env_list", "env_db", "env_secret"}
+READERS = {
+    "env_bool",
+    "env_int",
+    "env_float",
+    "env_str",
+    "env_list",
+    "env_db",
+    "env_secret",
+    "env_email",
+}
 NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 

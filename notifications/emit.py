@@ -1,0 +1,97 @@
+"""The hooks: where something happens, one call records the event (once, by its key).
+
+Called inside the transaction that makes the change where there is one (a document's new
+state, a received document), so the event exists exactly when the change does. The work
+(emails, webhooks) runs later, in a worker, from the Event row.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+
+from notifications.models import Event
+
+logger = logging.getLogger(__name__)
+
+
+def emit(kind: str, key: str, *, tenant=None, data: dict[str, Any] | None = None) -> Event | None:
+    """Record that `kind` happened (key: once per happening); None if it was recorded before."""
+    payload = dict(data or {})
+    if tenant is not None:
+        payload.setdefault("tenant", {"id": tenant.pk, "name": tenant.name})
+    try:
+        with transaction.atomic():
+            event = Event.objects.create(kind=kind, key=key[:120], tenant=tenant, data=payload)
+    except IntegrityError:
+        return None
+    kick(event)
+    return event
+
+
+def kick(event: Event) -> None:
+    """Once committed, hand the event to a worker (beat's sweep also finds it if this is lost)."""
+    from notifications import tasks
+
+    transaction.on_commit(partial(_send, tasks.run_event, event.pk))
+
+
+def _send(task, pk: int) -> None:
+    try:
+        task.delay(pk)
+    except Exception:  # the broker is down: the sweep on beat releases it later
+        logger.warning("could not queue %s(%s)", task.name, pk, exc_info=True)
+
+
+# --- what the hooks pass -------------------------------------------------------------------
+def document_data(document) -> dict[str, Any]:
+    return {
+        "path": reverse("invoices:staff_detail", args=[document.tenant_id, document.pk]),
+        "customer_path": reverse("invoices:detail", args=[document.pk]),
+        "document": {
+            "id": document.pk,
+            "remote_id": document.remote_id,
+            "number": document.invoice_id,
+            "type": document.document_type,
+            "direction": document.direction,
+            "state": document.state,
+            "seller": document.vendor_name,
+            "buyer": document.customer_name,
+            "total": str(document.total),
+            "currency": document.currency,
+            "failure_reason": document.failure_reason,
+        },
+    }
+
+
+def document_failed(document) -> None:
+    emit(
+        "document.failed",
+        f"document.failed:{document.pk}",
+        tenant=document.tenant,
+        data=document_data(document),
+    )
+
+
+def document_received(document) -> None:
+    emit(
+        "document.received",
+        f"document.received:{document.pk}",
+        tenant=document.tenant,
+        data=document_data(document),
+    )
+
+
+def credit_low(tenant, *, balance: str, threshold: str, key: str) -> None:
+    """For the usage collection: call when a tenant's credit falls under its threshold
+    (`key`: once per fall, e.g. "credit.low:<tenant>:<date>")."""
+    emit(
+        "credit.low",
+        key,
+        tenant=tenant,
+        data={"credit": {"balance": balance, "threshold": threshold}},
+    )

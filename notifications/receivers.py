@@ -1,0 +1,74 @@
+"""Events from the job runner: a job failed; the last job of a CSV batch finished."""
+
+from __future__ import annotations
+
+from django.dispatch import receiver
+from django.urls import reverse
+
+from jobs.models import JobState
+from jobs.signals import job_finished
+from notifications.emit import emit
+from notifications.models import Event, WebhookDelivery
+
+# The notifications' own jobs: a failed delivery is on the delivery log, not a new event.
+OWN = (Event, WebhookDelivery)
+
+
+def _job_path(job) -> str:
+    from tenants.models.jobs import KeyRotation, OnboardingJob
+
+    if isinstance(job, OnboardingJob):
+        return reverse("tenants:job", args=[job.pk])
+    if isinstance(job, KeyRotation):
+        return reverse("tenants:tenant_rotation", args=[job.tenant_id])
+    tenant_id = getattr(job, "tenant_id", None)
+    return (
+        reverse("tenants:tenant_detail", args=[tenant_id]) if tenant_id else reverse("tenants:jobs")
+    )
+
+
+@receiver(job_finished)
+def on_job_finished(sender, job, **kwargs) -> None:
+    if isinstance(job, OWN):
+        return
+    tenant = getattr(job, "tenant", None)
+    if job.state == JobState.FAILED:
+        emit(
+            "job.failed",
+            f"job.failed:{sender._meta.label_lower}:{job.pk}:{job.attempts}",
+            tenant=tenant,
+            data={
+                "path": _job_path(job),
+                "job": {
+                    "type": sender._meta.model_name,
+                    "id": job.pk,
+                    "name": str(job),
+                    "error": job.last_error[:500],
+                },
+            },
+        )
+    batch_id = getattr(job, "batch_id", None)
+    if batch_id:
+        _batch_finished(job.batch)
+
+
+def _batch_finished(batch) -> None:
+    from tenants.onboarding import bulk
+
+    progress = bulk.progress(batch)
+    if not progress["finished"]:
+        return
+    emit(
+        "batch.finished",
+        f"batch.finished:{batch.pk}:{progress['succeeded']}:{progress['failed']}",
+        data={
+            "path": reverse("tenants:bulk", args=[batch.pk]),
+            "batch": {
+                "id": batch.pk,
+                "file": batch.file_name,
+                "total": progress["total"],
+                "succeeded": progress["succeeded"],
+                "failed": progress["failed"],
+            },
+        },
+    )
