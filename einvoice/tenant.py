@@ -16,6 +16,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, TypeVar
 
 import e_invoice_api
@@ -249,6 +250,12 @@ class TenantApi:
 
     def me(self) -> Any:
         return self.call(lambda c: c.me.retrieve())
+
+    def stats(self, start_date: date, end_date: date) -> Any:
+        """Documents sent and received per day (the API's billing counters) in the period."""
+        return self.call(
+            lambda c: c.stats.retrieve(aggregation="DAY", start_date=start_date, end_date=end_date)
+        )
 
     # --- Peppol ------------------------------------------------------------------------------
     def check_peppol_id(self, peppol_id: str, document_type: str) -> PeppolCheck:

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "tenants",
     "invoices",
     "notifications",
+    "usage",
 ]
 
 MIDDLEWARE = [
@@ -264,6 +265,16 @@ INVOICES_WEBHOOK_TOLERANCE_SECONDS = env_float("INVOICES_WEBHOOK_TOLERANCE_SECON
 INVOICES_CLOCK_SKEW_SECONDS = env_float("INVOICES_CLOCK_SKEW_SECONDS", 1.0)
 
 
+# --- Usage and credit (usage.collect) -------------------------------------------------
+# Each tenant's /api/stats and /api/me are read once per period, at a slot of its own spread
+# over the period; at most this many tenant API calls a minute (two per tenant) go out.
+USAGE_COLLECT_PERIOD_SECONDS = env_float("USAGE_COLLECT_PERIOD_SECONDS", 86400)
+USAGE_CALLS_PER_MINUTE = env_int("USAGE_CALLS_PER_MINUTE", 60)
+# Days of daily rows kept and charted; a credit alert for a tenant out of credit within N days.
+USAGE_HISTORY_DAYS = env_int("USAGE_HISTORY_DAYS", 90)
+USAGE_CREDIT_ALERT_DAYS = env_int("USAGE_CREDIT_ALERT_DAYS", 14)
+
+
 # --- Secrets at rest ------------------------------------------------------------------
 def _dev_encryption_key() -> str:
     # Only for DEBUG without FIELD_ENCRYPTION_KEYS: derived from SECRET_KEY so a dev
@@ -349,6 +360,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "notifications.tasks.send_digests",
         "schedule": crontab(hour=NOTIFY_DIGEST_HOUR, minute=0),
         "options": {"expires": 3600},
+    },
+    # Each tenant's usage and credit, at its slot of the day (usage.collect).
+    "usage-collect": {
+        "task": "usage.tasks.collect_due",
+        "schedule": 60.0,
+        "options": {"expires": 55},
     },
     "mirror-reconcile": {
         "task": "tenants.tasks.reconcile_mirror",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -248,6 +248,45 @@ def set_test_mode(tenant_id: str, body: ModeChange, sandbox: SandboxDep) -> dict
         tenant.test_mode = body.test_mode
         tenant.updated_at = now_utc()
         return tenant.as_admin()
+
+
+class UsageDay(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    day: date
+    sent: int = Field(default=0, ge=0, le=100_000)
+    received: int = Field(default=0, ge=0, le=100_000)
+
+
+class UsageChange(BaseModel):
+    """Past usage and the account's plan and credits, as the billing side would have them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: list[UsageDay] = Field(default_factory=list, max_length=3660)
+    plan: Literal["starter", "pro", "enterprise"] | None = None
+    credit_balance: int | None = Field(default=None, ge=0)
+
+
+@router.post("/tenants/{tenant_id}/usage")
+def add_usage(tenant_id: str, body: UsageChange, sandbox: SandboxDep) -> dict[str, Any]:
+    """Tests and demos: `days` of past actions (noon UTC of each day; no credits used: the
+    balance is set as given), then the plan and balance (/api/me, /api/stats)."""
+    with sandbox.store.lock:
+        tenant = sandbox.store.tenants.get(tenant_id)
+        if tenant is None:
+            raise ApiError(404, "Tenant not found")
+        for entry in body.days:
+            moment = datetime.combine(entry.day, time(12), tzinfo=UTC)
+            sandbox.store.actions.extend(
+                [(tenant.id, "DOCUMENT_SENT", moment)] * entry.sent
+                + [(tenant.id, "DOCUMENT_RECEIVED", moment)] * entry.received
+            )
+        if body.plan is not None:
+            tenant.plan = body.plan
+        if body.credit_balance is not None:
+            tenant.credit_balance = body.credit_balance
+        return {"plan": tenant.plan, "credit_balance": tenant.credit_balance}
 
 
 @router.post("/receive", status_code=201)

@@ -147,7 +147,7 @@ def _succeed(sandbox: Sandbox, doc: Document, attempt: int, outgoing: Outgoing) 
     doc.add_event(
         "send_success", {"receiver_peppol_id": doc.receiver_peppol_id, "attempts": attempt}
     )
-    store.actions.append((doc.tenant_id, "DOCUMENT_SENT", moment))
+    store.record_action(doc.tenant_id, "DOCUMENT_SENT", moment)
     outgoing.append((doc.tenant_id, "document.sent", event_data(doc)))
     recipient = store.registered_tenant(doc.receiver_peppol_id or "")
     if recipient is not None:
@@ -178,5 +178,5 @@ def _receive(sandbox: Sandbox, recipient: Tenant, sent: Document) -> Document:
     copy.attachments = [dict(a, id=new_id("att")) for a in sent.attachments]
     copy.add_event("receive_success", {"sender_peppol_id": sent.sender_peppol_id})
     store.documents[copy.id] = copy
-    store.actions.append((recipient.id, "DOCUMENT_RECEIVED", moment))
+    store.record_action(recipient.id, "DOCUMENT_RECEIVED", moment)
     return copy

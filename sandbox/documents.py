@@ -251,7 +251,7 @@ def receive_external(
         doc.validated_at = moment
         doc.add_event("receive_success", {"sender_peppol_id": sender_peppol_id})
         store.documents[doc.id] = doc
-        store.actions.append((recipient.id, "DOCUMENT_RECEIVED", moment))
+        store.record_action(recipient.id, "DOCUMENT_RECEIVED", moment)
         data = event_data(doc)
     webhooks.emit(sandbox, recipient.id, "document.received", data)
     return doc

@@ -62,6 +62,10 @@ class Tenant:
     company_zip: str | None = None
     company_city: str | None = None
     company_country: str | None = None
+    # /api/me's plan and credits; every DOCUMENT_SENT / DOCUMENT_RECEIVED action uses one
+    # credit (the stats are "for billing purposes"), down to 0. Control: /_sandbox/tenants/…/usage.
+    plan: str = "enterprise"
+    credit_balance: int = 999_999_999
 
     @property
     def registered(self) -> bool:
@@ -201,6 +205,14 @@ class Store:
             self.actions.clear()
             self.request_log = deque(maxlen=request_log_size)
             self.generation += 1
+
+    def record_action(self, tenant_id: str, action: str, moment: datetime) -> None:
+        """One billed action (DOCUMENT_SENT / DOCUMENT_RECEIVED) of the tenant's stats."""
+        with self.lock:
+            self.actions.append((tenant_id, action, moment))
+            tenant = self.tenants.get(tenant_id)
+            if tenant is not None and tenant.credit_balance:
+                tenant.credit_balance -= 1
 
     def add_tenant(self, tenant: Tenant) -> None:
         """Store a new tenant (its seq the highest so far) and index it."""

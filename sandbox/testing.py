@@ -102,6 +102,23 @@ class SandboxHandle:
             "POST", f"/tenants/{tenant_id}/test-mode", json={"test_mode": test_mode}
         )
 
+    def add_usage(
+        self,
+        tenant_id: str,
+        days: list[dict[str, Any]] = (),
+        *,
+        plan: str | None = None,
+        credit_balance: int | None = None,
+    ) -> dict[str, Any]:
+        """Past actions ([{"day": "2026-01-31", "sent": 3, "received": 1}]) and the plan and
+        credits /api/me and /api/stats then show."""
+        body: dict[str, Any] = {"days": [dict(d, day=str(d["day"])) for d in days]}
+        if plan is not None:
+            body["plan"] = plan
+        if credit_balance is not None:
+            body["credit_balance"] = credit_balance
+        return self._control("POST", f"/tenants/{tenant_id}/usage", json=body)
+
     # --- the Peppol directory outside the sandbox ----------------------------------------------
 
     def participants(self) -> list[dict[str, Any]]:

@@ -267,6 +267,19 @@ class TenantFilterForm(forms.Form):
         ],
     )
     due = forms.BooleanField(label=gettext_lazy("Key due for rotation"), required=False)
+    failed = forms.BooleanField(label=gettext_lazy("Delivery failed (7 days)"), required=False)
+    # Credit: "low" = out of credit within USAGE_CREDIT_ALERT_DAYS, or a number of days.
+    credit = forms.RegexField(
+        label=gettext_lazy("Out of credit within (days)"),
+        regex=r"^(low|\d{1,4})$",
+        required=False,
+        max_length=5,
+    )
+    usage = forms.ChoiceField(
+        label=gettext_lazy("Usage"),
+        required=False,
+        choices=[("", gettext_lazy("Any")), ("key_problem", gettext_lazy("Not collected: key"))],
+    )
     sort = forms.ChoiceField(
         label=gettext_lazy("Sort"),
         required=False,

@@ -27,8 +27,8 @@ def me(tenant: TenantDep, sandbox: SandboxDep) -> dict[str, Any]:
         return {
             "name": tenant.name,
             "description": tenant.description,
-            "plan": "enterprise",
-            "credit_balance": 999_999_999,
+            "plan": tenant.plan,
+            "credit_balance": tenant.credit_balance,
             "peppol_ids": list(tenant.peppol_ids),
             "ibans": None,
             "company_number": tenant.company_number,
@@ -66,6 +66,7 @@ def stats(
         raise ApiError(400, "start_date must not be after end_date")
     with sandbox.store.lock:
         actions = [(a, when.date()) for t, a, when in sandbox.store.actions if t == tenant.id]
+        credit = tenant.credit_balance
     today = now_utc().date()
     start = start_date or min((d for _, d in actions), default=today)
     end = end_date or max((d for _, d in actions), default=today)
@@ -87,5 +88,6 @@ def stats(
         ],
         "total_days": total_days,
         "average_daily_usage": average,
-        "budget_estimation_days": (999_999_999 / average) if average else 0.0,
+        # "credit_balance / average_daily_usage. 0.0 if average_daily_usage is 0" (the file).
+        "budget_estimation_days": (credit / average) if average else 0.0,
     }

@@ -4,11 +4,13 @@ delete, refresh from e-invoice.be, and the tenant page."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.contrib import messages
 from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -16,6 +18,7 @@ from accounts.access import admin_required, staff_required
 from core.models import AuditEntry
 from einvoice.errors import ApiError
 from einvoice.messages import explain
+from invoices.models import Direction, Document, State
 from tenants import checks, handover, keys, mirror, peppol
 from tenants.errors import InvalidFields
 from tenants.forms import SORTS, BusinessCardForm, KeyForm, TenantFilterForm, TenantForm
@@ -27,6 +30,7 @@ from tenants.identifiers import (
     suggest_tenant_name,
 )
 from tenants.models import Tenant
+from tenants.views import dashboard
 from tenants.views.common import (
     confirmed,
     get_tenant,
@@ -36,6 +40,7 @@ from tenants.views.common import (
     valid_filters,
 )
 from tenants.views.handover import HandoverForm
+from usage import fleet, panels
 
 LIVE_FIELDS = ("name", "country", "company_number", "company_tax_id", "peppol_id")
 
@@ -71,6 +76,23 @@ def _filtered(qs: QuerySet, data: dict) -> QuerySet:
         qs = qs.filter(test_mode=False)
     if data.get("due"):
         qs = qs.due_for_rotation()
+    return _usage_filtered(qs, data)
+
+
+def _usage_filtered(qs: QuerySet, data: dict) -> QuerySet:
+    """The dashboard's alerts as filters: a FAILED delivery lately, credit, usage problems."""
+    if data.get("failed"):
+        since = timezone.now() - timedelta(days=dashboard.FAILED_DAYS)
+        failed = Document.objects.filter(
+            direction=Direction.OUTBOUND, state=State.FAILED, state_changed_at__gte=since
+        )
+        qs = qs.filter(pk__in=failed.values("tenant_id"))
+    credit = data.get("credit") or ""
+    if credit:
+        days = None if credit == "low" else int(credit)
+        qs = qs.filter(pk__in=fleet.running_low(days).values("pk"))
+    if data.get("usage") == "key_problem":
+        qs = qs.filter(pk__in=fleet.key_problems().values("pk"))
     return qs
 
 
@@ -296,6 +318,7 @@ def detail_context(tenant: Tenant) -> dict:
         checks.held_elsewhere_advice(watch.holder, watch.peppol_id) if watch else ""
     )
     ctx["has_usable_key"] = any(k.is_current and not k.is_revoked for k in ctx["keys"])
+    ctx.update(panels.tenant_panel(tenant))
     return ctx
 
 

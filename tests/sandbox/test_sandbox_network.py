@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -280,3 +281,18 @@ def test_it_refuses_the_organization_key_on_the_tenant_api(sandbox):
         response = client.get("/api/me/")
     assert response.status_code == 401
     assert response.json() == {"detail": "Invalid authentication credentials"}
+
+
+def test_it_bills_each_action_a_credit_and_estimates_the_budget_from_it(sandbox, vendor):
+    tenant, key = vendor
+    today = date.today()
+    days = [{"day": today - timedelta(days=n), "sent": 3, "received": 1} for n in range(10)]
+    sandbox.add_usage(tenant["id"], days, plan="starter", credit_balance=400)
+    with sandbox.tenant_client(key) as client:
+        me = client.get("/api/me/").json()
+        stats = client.get("/api/stats", params={"start_date": str(today - timedelta(days=9))})
+    assert (me["plan"], me["credit_balance"]) == ("starter", 400)
+    body = stats.json()
+    assert body["average_daily_usage"] == 4.0
+    assert body["budget_estimation_days"] == 100.0  # 400 credits at 4 a day
+    assert sum(a["count"] for a in body["actions"] if a["action"] == "DOCUMENT_SENT") == 30
