@@ -11,7 +11,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import password_validators_help_texts
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from einvoice.errors import ApiError, Invalid
 from tenants import checks as tenant_checks
@@ -234,6 +234,20 @@ SORTS = {
 }
 
 
+def credit_choices() -> list[tuple[str, str]]:
+    """The usage charts' buckets (0 = out of credit now), in the reader's language."""
+    from usage.fleet import CREDIT_BUCKETS
+
+    choices = [("", _("Any")), ("low", _("Credit alert"))]
+    for days in CREDIT_BUCKETS:
+        if days == 0:
+            choices.append(("0", _("Out of credit now")))
+        else:
+            label = ngettext("Within %(n)s day", "Within %(n)s days", days) % {"n": days}
+            choices.append((str(days), label))
+    return choices
+
+
 class TenantFilterForm(forms.Form):
     q = forms.CharField(label=gettext_lazy("Search"), required=False, max_length=100)
     peppol = forms.ChoiceField(
@@ -268,13 +282,8 @@ class TenantFilterForm(forms.Form):
     )
     due = forms.BooleanField(label=gettext_lazy("Key due for rotation"), required=False)
     failed = forms.BooleanField(label=gettext_lazy("Delivery failed (7 days)"), required=False)
-    # Credit: "low" = out of credit within USAGE_CREDIT_ALERT_DAYS, or a number of days.
-    credit = forms.RegexField(
-        label=gettext_lazy("Out of credit within (days)"),
-        regex=r"^(low|\d{1,4})$",
-        required=False,
-        max_length=5,
-    )
+    # Credit: "low" = out of credit within USAGE_CREDIT_ALERT_DAYS, or within a number of days.
+    credit = forms.ChoiceField(label=gettext_lazy("Credit"), required=False, choices=credit_choices)
     usage = forms.ChoiceField(
         label=gettext_lazy("Usage"),
         required=False,

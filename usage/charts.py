@@ -19,7 +19,6 @@ from django.utils.safestring import SafeString, mark_safe
 
 # (stroke colour, dash pattern): blue solid, brown dashed, red dotted.
 STYLES = [("#0b5cab", ""), ("#8a5a00", "7 4"), ("#b3261e", "2 3"), ("#1f7a3a", "10 3 2 3")]
-TEXT = "#1d2430"
 GRID = "#c4cbd4"
 
 
@@ -30,17 +29,19 @@ class Series:
 
 
 def _nice_max(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 × 10^n at or above `value` (at least 1)."""
+    """The smallest 1, 2 or 5 × 10^n at or above `value` (at least 1): halves stay whole."""
     if value <= 1:
         return 1
     magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 2, 5, 10):
         if step * magnitude >= value:
             return step * magnitude
     return 10 * magnitude
 
 
-def _num(value: float) -> str:
+def _num(value: float, *, exact: bool = False) -> str:
+    if exact:
+        return number_format(round(value), force_grouping=True)
     if abs(value) >= 1_000_000:
         return number_format(round(value / 1_000_000, 1)) + "M"
     if abs(value) >= 10_000:
@@ -66,6 +67,13 @@ def legend_swatch(index: int) -> SafeString:
     )
 
 
+def _axis(labels: list[str], css: str) -> str:
+    # The axis labels are HTML, not SVG text: a checker (and a reader's high-contrast mode)
+    # can tell their colour against the page. The figures themselves are in the table.
+    spans = "".join(f"<span>{escape(label)}</span>" for label in labels)
+    return f'<div class="{css}" aria-hidden="true">{spans}</div>'
+
+
 def line_chart(
     chart_id: str,
     title: str,
@@ -74,49 +82,41 @@ def line_chart(
     series: list[Series],
     *,
     width: int = 640,
-    height: int = 200,
+    height: int = 180,
 ) -> SafeString:
-    """One line per series over `days`; a None value breaks its line (not known that day)."""
-    left, right, top, bottom = 52, 12, 10, 26
-    plot_w, plot_h = width - left - right, height - top - bottom
+    """One line per series over `days`; a None value breaks its line (not known that day).
+    The y axis runs from 0 (or, for large balances that barely move, from near their lowest)
+    to a round maximum; gridlines at the bottom, the middle and the top."""
+    pad = 4
+    plot_h = height - 2 * pad
     known = [v for s in series for v in s.values if v is not None]
-    floor = 0.0
-    top_value = _nice_max(max(known, default=0))
-    if known and min(known) > top_value / 2 and max(known) > 1000:  # balances: show the change
-        floor = min(known) - (max(known) - min(known)) * 0.1
-        top_value = max(known) + (max(known) - min(known)) * 0.1 or floor + 1
+    floor, top_value = 0.0, _nice_max(max(known, default=0))
+    low, high = min(known, default=0), max(known, default=0)
+    if known and high > 1000 and low > top_value / 2:  # balances: show the change
+        margin = (high - low) * 0.1 or high * 0.01
+        floor, top_value = low - margin, high + margin
     span = (top_value - floor) or 1
     n = max(1, len(days) - 1)
 
     def x(i: int) -> float:
-        return left + plot_w * i / n
+        return width * i / n
 
     def y(v: float) -> float:
-        return top + plot_h * (1 - (v - floor) / span)
+        return pad + plot_h * (1 - (v - floor) / span)
 
     parts = [
-        f'<svg class="chart" id="{escape(chart_id)}" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="chart" id="{escape(chart_id)}" viewBox="0 0 {width} {height}" '
+        f'preserveAspectRatio="none" role="img" '
         f'aria-labelledby="{escape(chart_id)}-t {escape(chart_id)}-d" focusable="false">',
         f'<title id="{escape(chart_id)}-t">{escape(title)}</title>',
         f'<desc id="{escape(chart_id)}-d">{escape(summary)}</desc>',
     ]
-    for k in range(5):
-        value = floor + span * k / 4
-        gy = y(value)
+    for k in range(3):
+        gy = y(floor + span * k / 2)
         parts.append(
-            f'<line x1="{left}" y1="{gy:.1f}" x2="{width - right}" y2="{gy:.1f}" '
-            f'stroke="{GRID}" stroke-width="1"/>'
-            f'<text x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end" font-size="12" '
-            f'fill="{TEXT}">{escape(_num(value))}</text>'
+            f'<line x1="0" y1="{gy:.1f}" x2="{width}" y2="{gy:.1f}" stroke="{GRID}" '
+            'stroke-width="1" vector-effect="non-scaling-stroke"/>'
         )
-    if days:
-        ticks = sorted({0, len(days) // 2, len(days) - 1})
-        for i in ticks:
-            anchor = "start" if i == 0 else "end" if i == len(days) - 1 else "middle"
-            parts.append(
-                f'<text x="{x(i):.1f}" y="{height - 6}" text-anchor="{anchor}" font-size="12" '
-                f'fill="{TEXT}">{escape(_day(days[i]))}</text>'
-            )
     for index, s in enumerate(series):
         colour, dash = style_of(index)
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
@@ -129,46 +129,43 @@ def line_chart(
                 continue
             segment.append(f"{x(i):.1f},{y(v):.1f}")
         for points in segments:
-            if len(points) == 1:
-                cx, cy = points[0].split(",")
-                parts.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>')
-            elif points:
+            if len(points) == 1:  # a lone known day: a short tick
+                px, py = points[0].split(",")
+                points = [f"{max(0.0, float(px) - 3):.1f},{py}", f"{float(px) + 3:.1f},{py}"]
+            if points:
                 parts.append(
                     f'<polyline points="{" ".join(points)}" fill="none" stroke="{colour}" '
-                    f'stroke-width="2.5" stroke-linejoin="round"{dash_attr}/>'
+                    f'stroke-width="2.5" stroke-linejoin="round" '
+                    f'vector-effect="non-scaling-stroke"{dash_attr}/>'
                 )
     parts.append("</svg>")
-    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
+    y_labels = [_num(floor + span * k / 2, exact=bool(floor)) for k in (2, 1, 0)]
+    x_labels = [_day(days[i]) for i in sorted({0, len(days) // 2, len(days) - 1})] if days else []
+    return mark_safe(  # noqa: S308 - every text is escaped
+        '<div class="plot">'
+        + _axis(y_labels, "y-axis")
+        + "".join(parts)
+        + "</div>"
+        + _axis(x_labels, "x-axis")
+    )
 
 
-def bar_chart(
-    chart_id: str, title: str, summary: str, bars: list[tuple[str, int]], *, width: int = 640
-) -> SafeString:
-    """Horizontal bars, one per (label, value), the value written at the end of each."""
-    row, label_w, right = 30, 170, 56
-    height = row * len(bars) + 8
-    top_value = _nice_max(max((v for _, v in bars), default=0))
-    plot_w = width - label_w - right
-    parts = [
-        f'<svg class="chart" id="{escape(chart_id)}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-labelledby="{escape(chart_id)}-t {escape(chart_id)}-d" focusable="false">',
-        f'<title id="{escape(chart_id)}-t">{escape(title)}</title>',
-        f'<desc id="{escape(chart_id)}-d">{escape(summary)}</desc>',
-    ]
+def bar_rows(bars: list[tuple[str, int, str]], *, width: int = 200) -> SafeString:
+    """Horizontal bars as a list: each (label, value, link) is a link, its bar and its value
+    in HTML text; the bar itself is decoration."""
+    top_value = _nice_max(max((v for _, v, _u in bars), default=0))
     colour = STYLES[2][0]
-    for i, (label, value) in enumerate(bars):
-        y = 4 + i * row
-        w = plot_w * value / top_value
-        parts.append(
-            f'<text x="{label_w - 8}" y="{y + 19}" text-anchor="end" font-size="13" '
-            f'fill="{TEXT}">{escape(label)}</text>'
-            f'<rect x="{label_w}" y="{y + 4}" width="{max(w, 1):.1f}" height="{row - 10}" '
-            f'fill="{colour}"/>'
-            f'<text x="{label_w + w + 6:.1f}" y="{y + 19}" font-size="13" '
-            f'fill="{TEXT}">{escape(_num(value))}</text>'
+    items = []
+    for label, value, url in bars:
+        w = width * value / top_value
+        items.append(
+            f'<li><a href="{escape(url)}">{escape(label)}</a>'
+            f'<svg class="bar" viewBox="0 0 {width} 12" preserveAspectRatio="none" '
+            f'aria-hidden="true" focusable="false"><rect x="0" y="0" width="{max(w, 1):.1f}" '
+            f'height="12" fill="{colour}"/></svg>'
+            f'<span class="num">{escape(_num(value))}</span></li>'
         )
-    parts.append("</svg>")
-    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
+    return mark_safe(f'<ul class="bars">{"".join(items)}</ul>')  # noqa: S308 - escaped
 
 
 def sparkline(values: list[int], label: str, *, width: int = 96, height: int = 24) -> SafeString:

@@ -30,7 +30,6 @@ class Chart:
     headers: list[str]
     rows: list[list[Any]]
     legend: list[tuple[SafeString, str]] = field(default_factory=list)
-    links: list[tuple[str, str]] = field(default_factory=list)
 
 
 def chart_days(raw: str | None) -> int:
@@ -116,18 +115,13 @@ def outlook_chart() -> Chart:
         else ngettext("Within %(n)s day", "Within %(n)s days", days) % {"n": days}
         for days, _n in buckets
     ]
-    bars = [(label, n) for label, (_d, n) in zip(labels, buckets, strict=True)]
-    title = _("Tenants running out of credit")
-    summary = "; ".join(f"{label}: {n}" for label, n in bars) + "."
+    bars = [(label, n, credit_url(days)) for label, (days, n) in zip(labels, buckets, strict=True)]
     return Chart(
         id="chart-outlook",
-        title=title,
-        svg=charts.bar_chart("chart-outlook", title, summary, bars),
+        title=_("Tenants running out of credit"),
+        svg=charts.bar_rows(bars),
         headers=[_("When"), _("Tenants")],
-        rows=[[label, n] for label, n in bars],
-        links=[
-            (label, credit_url(days)) for label, (days, _n) in zip(labels, buckets, strict=True)
-        ],
+        rows=[[label, n] for label, n, _u in bars],
     )
 
 

@@ -52,16 +52,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 list_url + "?peppol=registered",
             ),
             (
-                _("Peppol ID held elsewhere"),
-                held,
-                list_url + f"?peppol={PeppolState.HELD_ELSEWHERE}",
-            ),
-            (
                 _("Peppol registration failed"),
                 active.in_peppol_state(PeppolState.FAILED).count(),
                 list_url + f"?peppol={PeppolState.FAILED}",
             ),
-            (_("Keys due for rotation"), due, list_url + "?due=on"),
         ],
         # What needs me today: (label, count, link to the filtered list).
         "needs": [

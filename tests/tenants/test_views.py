@@ -110,10 +110,11 @@ def test_dashboard_counts_link_to_the_filtered_list(as_alice, acme, globex):
     Tenant.objects.create(remote_id="t_del", name="gone", is_deleted=True)
     response = as_alice.get(reverse("tenants:dashboard"))
     stats = {str(label): (n, url) for label, n, url in response.context["stats"]}
+    needs = {str(label): (n, url) for label, n, url in response.context["needs"]}
     assert stats["Tenants"] == (2, "/staff/tenants/")
     assert stats["Registered on Peppol"] == (1, "/staff/tenants/?peppol=registered")
-    assert stats["Keys due for rotation"] == (1, "/staff/tenants/?due=on")
-    listed = as_alice.get(stats["Keys due for rotation"][1])
+    assert needs["Keys overdue for rotation"] == (1, "/staff/tenants/?due=on")
+    listed = as_alice.get(needs["Keys overdue for rotation"][1])
     assert [t.name for t in listed.context["page"].object_list] == ["globex"]
     assert as_alice.get(stats["Registered on Peppol"][1]).context["page"].count == 1
 

@@ -1,0 +1,150 @@
+"""Benchmark: the staff dashboard and tenant list with usage charts and sparklines.
+
+Seeds 10 000 tenants (bench/tenant_list.py's rows: keys, a third registered) and, when the
+tree has the usage app, 90 days of usage rows per live tenant (UsageDay), their collection
+rows and the fleet's daily sums, into a throwaway database; then renders each page through
+the full middleware stack and prints the SQL queries and the median server time.
+
+Run it in this tree and in the tree before the change (`--tree /work/main` imports the
+portal from there, the same seeding without usage rows) and compare: the queries must not
+grow with the tenants (run with two --tenants) and the time must stay under 2× before.
+
+    .venv/bin/python bench/usage_dashboard.py [--tenants 10000] [--days 90] [--runs 15]
+        [--tree PATH] [--database-url postgres://…]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _seed_usage(days: int) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from django.db import transaction
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from tenants.models import Tenant
+    from usage.models import FleetDay, Problem, UsageCollection, UsageDay
+
+    rng = random.Random(14)
+    today = datetime.now(UTC).date()
+    now = timezone.now()
+    live = list(Tenant.objects.active().values_list("pk", flat=True))
+    rows = 0
+    with transaction.atomic():
+        batch = []
+        for pk in live:
+            pace = rng.choice([0, 1, 2, 5, 20])
+            balance = rng.choice([0, 40, 300, 5000, 999_999_999])
+            for n in range(days):
+                batch.append(
+                    UsageDay(
+                        tenant_id=pk,
+                        day=today - timedelta(days=n),
+                        sent=rng.randint(0, pace * 2),
+                        received=rng.randint(0, pace),
+                        failed=int(rng.random() < 0.02),
+                        credit_balance=balance + n * pace if n < 30 else None,
+                    )
+                )
+            if len(batch) >= 20_000:
+                UsageDay.objects.bulk_create(batch, batch_size=5000)
+                rows += len(batch)
+                batch = []
+        UsageDay.objects.bulk_create(batch, batch_size=5000)
+        rows += len(batch)
+        UsageCollection.objects.bulk_create(
+            [
+                UsageCollection(
+                    tenant_id=pk,
+                    state="failed" if i % 97 == 0 else "waiting",
+                    problem=Problem.KEY_REFUSED if i % 97 == 0 else "",
+                    plan="pro",
+                    credit_balance=1000 + i,
+                    average_daily_usage=i % 20,
+                    budget_estimation_days=(1000 + i) / (i % 20) if i % 20 else 0.0,
+                    smp_registration=i % 3 == 0,
+                    smp_registration_date=now - timedelta(days=i % 400),
+                    collected_at=now,
+                )
+                for i, pk in enumerate(live)
+            ],
+            batch_size=5000,
+        )
+        sums = (
+            UsageDay.objects.values("day")
+            .annotate(s=Sum("sent"), r=Sum("received"), f=Sum("failed"), c=Sum("credit_balance"))
+            .order_by()
+        )
+        FleetDay.objects.bulk_create(
+            [
+                FleetDay(
+                    day=x["day"], sent=x["s"], received=x["r"], failed=x["f"], credit_balance=x["c"]
+                )
+                for x in sums
+            ]
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--tree", type=Path, default=HERE.parent, help="the portal to measure")
+    parser.add_argument("--database-url", help="a PostgreSQL URL (default: a SQLite file)")
+    args = parser.parse_args(argv)
+    tree = args.tree.resolve()
+    # The tree's own portal and bench helpers (tenant_list: _setup, _seed, _measure).
+    sys.path[:0] = [str(tree / "bench"), str(tree)]
+    import tenant_list
+
+    tenant_list.REPO = tree
+    has_usage = (tree / "usage" / "models.py").exists()
+
+    def seed() -> None:
+        tenant_list._seed(args.tenants)
+        if has_usage:
+            seed.rows = _seed_usage(args.days)
+
+    seed.rows = 0
+    with tenant_list.seeded_database(args.database_url, seed) as (engine, seeded):
+        from django.test import Client
+
+        from accounts.models import Role, User
+        from tenants.models import Tenant
+
+        admin = User.objects.create_superuser("bench", "bench@example.com", "x", role=Role.ADMIN)
+        client = Client()
+        client.force_login(admin)
+        busy = Tenant.objects.active().order_by("pk").first()
+        print(
+            f"{tree}: {Tenant.objects.count()} tenants, {seed.rows} usage rows "
+            f"({'with' if has_usage else 'without'} usage), seeded in {seeded:.1f}s "
+            f"({engine}, {args.runs} runs per page, median)"
+        )
+        header = f"{'page':<28}{'queries':>9}{'ms':>10}"
+        print(header)
+        print("-" * len(header))
+        pages = [
+            ("dashboard", "/staff/"),
+            ("dashboard, 90 days", "/staff/?days=90"),
+            ("tenant list, first page", "/staff/tenants/"),
+            ("tenant list, last page", "/staff/tenants/?page=last"),
+            ("tenant page", f"/staff/tenants/{busy.pk}/"),
+        ]
+        for label, url in pages:
+            queries, ms = tenant_list._measure(client, url, args.runs)
+            print(f"{label:<28}{queries:>9}{ms:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()
