@@ -77,6 +77,15 @@ class ParticipantLookup:
         }
 
 
+def _validation(result: Any) -> ValidationResult:
+    """validate/json's and validate/ubl's answer: valid or not, and its issues as dicts."""
+    issues = [
+        {"message": i.message, "location": i.location, "rule_id": i.rule_id, "type": i.type}
+        for i in result.issues
+    ]
+    return ValidationResult(is_valid=bool(result.is_valid), issues=issues)
+
+
 def _access_point_of(result: Any) -> str:
     """The holder's access point: the endpoint's service description, else the CN of its
     certificate."""
@@ -202,16 +211,7 @@ class TenantApi:
             if exc.issues:
                 return ValidationResult(is_valid=False, issues=exc.issues)
             raise
-        issues = [
-            {
-                "message": i.message,
-                "location": i.location,
-                "rule_id": i.rule_id,
-                "type": i.type,
-            }
-            for i in result.issues
-        ]
-        return ValidationResult(is_valid=bool(result.is_valid), issues=issues)
+        return _validation(result)
 
     def create_document(self, payload: dict[str, Any]) -> Any:
         return self.call(lambda c: c.documents.create(**self._split(c.documents.create, payload)))
@@ -228,18 +228,53 @@ class TenantApi:
     def timeline(self, remote_id: str) -> list[Any]:
         return list(self.call(lambda c: c.documents.retrieve_timeline(remote_id)).events)
 
-    def ubl(self, remote_id: str) -> tuple[str, bytes]:
-        """(file name, UBL XML). The signed URL is fetched without the API key on purpose."""
-        info = self.call(lambda c: c.documents.ubl.get(remote_id))
-        if not info.signed_url or not info.signed_url.startswith(("http://", "https://")):
-            raise NotFound(_("e-invoice.be has no UBL file for this document yet."))
+    def _download(self, url: str | None, unavailable: str) -> bytes:
+        """A signed URL's file, fetched without the API key on purpose (the URL is the
+        credential, and the key must not leave for another host)."""
+        if not url or not url.startswith(("http://", "https://")):
+            raise NotFound(unavailable)
         try:
-            response = (self._http or http.client()).get(info.signed_url)
+            response = (self._http or http.client()).get(url)
         except httpx.HTTPError:
-            raise Unavailable(_("The UBL file cannot be downloaded right now.")) from None
+            raise Unavailable(unavailable) from None
         if response.status_code != 200:
-            raise Unavailable(_("The UBL file cannot be downloaded right now."))
-        return info.file_name or f"{remote_id}.xml", response.content
+            raise Unavailable(unavailable)
+        return response.content
+
+    def ubl(self, remote_id: str) -> tuple[str, bytes]:
+        """(file name, UBL XML)."""
+        info = self.call(lambda c: c.documents.ubl.get(remote_id))
+        if not info.signed_url:
+            raise NotFound(_("e-invoice.be has no UBL file for this document yet."))
+        content = self._download(info.signed_url, _("The UBL file cannot be downloaded right now."))
+        return info.file_name or f"{remote_id}.xml", content
+
+    def attachments(self, remote_id: str) -> list[Any]:
+        return list(self.call(lambda c: c.documents.attachments.list(remote_id)))
+
+    def attachment_content(self, remote_id: str, attachment_id: str) -> bytes:
+        """A document's attachment, through its signed link (valid for an hour)."""
+        info = self.call(
+            lambda c: c.documents.attachments.retrieve(attachment_id, document_id=remote_id)
+        )
+        return self._download(info.file_url, _("The attachment cannot be downloaded right now."))
+
+    # --- Uploads (multipart) -------------------------------------------------------------
+    def validate_ubl(self, file_name: str, content: bytes) -> ValidationResult:
+        return _validation(self.call(lambda c: c.validate.validate_ubl(file=(file_name, content))))
+
+    def create_from_ubl(self, file_name: str, content: bytes) -> Any:
+        return self.call(lambda c: c.documents.ubl.create_from_ubl(file=(file_name, content)))
+
+    def convert_pdf(self, file_name: str, content: bytes) -> Any:
+        """Start the asynchronous conversion of a PDF; its task (id and status)."""
+        return self.call(lambda c: c.conversion.create_pdf(file=(file_name, content)))
+
+    def conversion_status(self, task_id: str) -> Any:
+        return self.call(lambda c: c.conversion.retrieve_pdf(task_id))
+
+    def conversion_result(self, task_id: str) -> Any:
+        return self.call(lambda c: c.conversion.retrieve_pdf_result(task_id))
 
     def find_drafts(self, invoice_id: str) -> list[Any]:
         page = self.call(lambda c: c.drafts.list(search=invoice_id, state="DRAFT", page_size=20))

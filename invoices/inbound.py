@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_date
 
 from einvoice.errors import ApiError
 from einvoice.tenant import TenantApi
-from invoices import timeline
+from invoices import attachments, timeline
 from invoices.mailbox import mailbox_for
 from invoices.models import (
     AllowanceCharge,
@@ -148,6 +148,7 @@ def upsert_inbound(tenant: Tenant, remote: Any) -> tuple[Document, bool]:
             )
             lines = DocumentLine.objects.bulk_create(_lines(document, remote))
             adjustments = AllowanceCharge.objects.bulk_create(_adjustments(document, remote))
+            attachments.mirror_received(document, remote)
             document.line_total = sum((ln.amount for ln in lines), Decimal("0.00"))
             for kind, total in (("allowance", "allowance_total"), ("charge", "charge_total")):
                 amounts = (a.amount for a in adjustments if a.kind == kind)

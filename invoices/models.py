@@ -53,6 +53,11 @@ PARTY_FIELDS = (
 
 
 class Document(models.Model):
+    class Origin(models.TextChoices):
+        EDITOR = "editor", _("Made in the portal")
+        UBL = "ubl", _("Uploaded UBL file")
+        PDF = "pdf", _("Uploaded PDF file")
+
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="documents")
     direction = models.CharField(
         max_length=8, choices=Direction.choices, default=Direction.OUTBOUND
@@ -64,6 +69,8 @@ class Document(models.Model):
         default=DocumentType.INVOICE,
     )
     state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.DRAFT)
+    # Where an outbound document's content comes from (received ones: the editor default).
+    origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.EDITOR)
     # Empty until the API has created the document (or while a create is unconfirmed).
     remote_id = models.CharField(max_length=64, blank=True, default="")
     # Set before the create call: a lost answer is then adopted by number, never duplicated.
@@ -349,3 +356,39 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
+
+
+class Attachment(models.Model):
+    """A file that travels with a document (a PDF copy, a timesheet).
+
+    The customer's files are kept here until the document is created at e-invoice.be, which
+    embeds them in its UBL (`invoices.attachments`); a received document's files are listed
+    from e-invoice.be and their content is read there on the first download, then kept.
+    """
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="attachments")
+    # The API's id of a received file (empty for the customer's own files).
+    remote_id = models.CharField(max_length=64, blank=True)
+    file_name = models.CharField(_("file name"), max_length=200)
+    file_type = models.CharField(_("file type"), max_length=100)
+    file_size = models.PositiveIntegerField(_("size"), default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    content = models.BinaryField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "remote_id"],
+                condition=~Q(remote_id=""),
+                name="one_mirror_per_remote_attachment",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def has_content(self) -> bool:
+        return self.content is not None

@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from invoices import attachments
 from invoices.models import PARTY_FIELDS, AllowanceCharge, Document
 from invoices.totals import (
     AllowanceChargeInput,
@@ -211,4 +212,6 @@ def payload_of(document: Document) -> dict[str, Any]:
     """Rebuild the API payload of a stored outbound document."""
     data = input_of(document)
     payload, _index = build_payload(data, totals_for(data))
+    if files := attachments.payload_entries(document):
+        payload["attachments"] = files
     return payload

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from invoices import document_views, views
+from invoices import attachment_views, document_views, views
 
 app_name = "invoices"
 urlpatterns = [
@@ -19,6 +19,17 @@ urlpatterns = [
     path("<int:pk>/pdf/", document_views.document_pdf, name="pdf"),
     path("<int:pk>/send/", views.send, name="send"),
     path("<int:pk>/delete/", views.delete, name="delete"),
+    path("<int:pk>/attachments/", attachment_views.add, name="add_attachment"),
+    path(
+        "<int:pk>/attachments/<int:attachment_pk>/",
+        attachment_views.download,
+        name="attachment",
+    ),
+    path(
+        "<int:pk>/attachments/<int:attachment_pk>/remove/",
+        attachment_views.remove,
+        name="remove_attachment",
+    ),
     # Reseller staff: read-only.
     path("tenant/<int:tenant_id>/", views.staff_documents, name="staff_documents"),
     path("tenant/<int:tenant_id>/<int:pk>/", views.staff_detail, name="staff_detail"),

@@ -37,7 +37,7 @@ from accounts.access import customer_required, staff_required
 from core.paging import page_query, seek_page
 from einvoice.errors import ApiError, RateLimited
 from einvoice.tenant import TenantApi
-from invoices import editor, inbound, outbound, webhooks
+from invoices import attachment_views, editor, inbound, outbound, webhooks
 from invoices.access import document_of, documents_of, error_text, key_problem, tenant_of
 from invoices.models import Direction, Document, DocumentType, State
 from invoices.payload import peppol_id_for, preview_totals
@@ -203,7 +203,10 @@ def _render_detail(request: HttpRequest, document: Document, **extra: Any) -> Ht
         "credit_notes": document.credit_notes.all() if document.can_credit else [],
         "replaces": document.replaces,
         "replacement": document.replacement,
+        **attachment_views.context(document),
     }
+    if extra.get("staff"):
+        ctx.update(attachment_form=None, can_change_attachments=False)
     return render(request, "invoices/detail.html", {**ctx, **extra})
 
 

@@ -8,6 +8,7 @@ import binascii
 import hashlib
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from xml.sax.saxutils import escape
 
 from sandbox import engine, pdf_render, webhooks
 from sandbox.core import Sandbox
@@ -144,47 +145,62 @@ def merged_totals(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def store_attachment(data: dict[str, Any]) -> dict[str, Any]:
+    """An attachment of a created document; its bytes are kept (base64) for the download."""
     raw = b""
     if data.get("file_data"):
         try:
             raw = base64.b64decode(data["file_data"], validate=True)
         except (binascii.Error, ValueError):
             raw = b""
-    attachment_id = new_id("att")
+    return new_attachment(
+        data["file_name"], data.get("file_type") or "application/pdf", raw, data.get("file_size")
+    )
+
+
+def new_attachment(
+    name: str, mime: str, raw: bytes, declared_size: int | None = None
+) -> dict[str, Any]:
     return {
-        "id": attachment_id,
-        "file_name": data["file_name"],
-        "file_type": data.get("file_type") or "application/pdf",
-        "file_size": len(raw) or int(data.get("file_size") or 0),
+        "id": new_id("att"),
+        "file_name": name,
+        "file_type": mime,
+        "file_size": len(raw) or int(declared_size or 0),
         "file_url": None,
         "sha256": hashlib.sha256(raw).hexdigest() if raw else None,
+        "data": base64.b64encode(raw).decode() if raw else None,
     }
+
+
+def attachment_bytes(attachment: dict[str, Any]) -> bytes | None:
+    data = attachment.get("data")
+    return base64.b64decode(data) if data else None
+
+
+def _embed(doc: Document, attachment: dict[str, Any], reference_id: str) -> None:
+    """The attachment in the UBL, as BIS 3.0 carries one (BG-24, an embedded binary object)."""
+    data = attachment.get("data")
+    if not data or not doc.ubl:
+        return
+    name = escape(attachment["file_name"], {'"': "&quot;"})
+    reference = (
+        f"<cac:AdditionalDocumentReference><cbc:ID>{escape(reference_id)}</cbc:ID>"
+        "<cac:Attachment><cbc:EmbeddedDocumentBinaryObject "
+        f'mimeCode="{escape(attachment["file_type"])}" filename="{name}">{data}'
+        "</cbc:EmbeddedDocumentBinaryObject></cac:Attachment></cac:AdditionalDocumentReference>"
+    )
+    # BIS 3.0 puts document references right before the seller (UBL element order).
+    doc.ubl = doc.ubl.replace(
+        "<cac:AccountingSupplierParty>", reference + "<cac:AccountingSupplierParty>", 1
+    )
 
 
 def attach_constructed_pdf(doc: Document) -> None:
     """construct_pdf=true: a PDF of the document, as an attachment and embedded in the UBL."""
     data = pdf_render.render(doc.payload, doc.totals)
     name = f"{doc.payload.get('invoice_id') or doc.id}.pdf"
-    doc.attachments.append(
-        {
-            "id": new_id("att"),
-            "file_name": name,
-            "file_type": "application/pdf",
-            "file_size": len(data),
-            "file_url": None,
-            "sha256": hashlib.sha256(data).hexdigest(),
-        }
-    )
-    reference = (
-        f"<cac:AdditionalDocumentReference><cbc:ID>{doc.id}-pdf</cbc:ID>"
-        '<cac:Attachment><cbc:EmbeddedDocumentBinaryObject mimeCode="application/pdf" '
-        f'filename="{name}">{base64.b64encode(data).decode()}'
-        "</cbc:EmbeddedDocumentBinaryObject></cac:Attachment></cac:AdditionalDocumentReference>"
-    )
-    # BIS 3.0 puts document references right before the seller (UBL element order).
-    doc.ubl = (doc.ubl or "").replace(
-        "<cac:AccountingSupplierParty>", reference + "<cac:AccountingSupplierParty>", 1
-    )
+    attachment = new_attachment(name, "application/pdf", data)
+    doc.attachments.append(attachment)
+    _embed(doc, attachment, f"{doc.id}-pdf")
 
 
 def new_document(
@@ -209,6 +225,8 @@ def new_document(
     )
     doc.attachments = [store_attachment(a) for a in payload.get("attachments", [])]
     doc.ubl = engine.to_ubl(payload, doc.id)
+    for number, attachment in enumerate(doc.attachments, start=1):
+        _embed(doc, attachment, f"{doc.id}-att-{number}")
     doc.validated_at = moment  # only documents that passed the checks are created
     doc.add_event("document_created", {"source": source})
     return doc

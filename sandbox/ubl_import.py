@@ -64,6 +64,23 @@ def _line(node: ET.Element, quantity_tag: str) -> dict[str, Any]:
     }
 
 
+def _attachments(root: ET.Element) -> list[dict[str, Any]]:
+    """Files embedded in the UBL (BG-24), as DocumentCreate's attachments (base64 kept)."""
+    found = []
+    for reference in root.findall("cac:AdditionalDocumentReference", NS):
+        blob = reference.find("cac:Attachment/cbc:EmbeddedDocumentBinaryObject", NS)
+        if blob is None or not (blob.text or "").strip():
+            continue
+        found.append(
+            {
+                "file_name": blob.get("filename") or _text(reference, "cbc:ID") or "attachment",
+                "file_type": blob.get("mimeCode") or "application/octet-stream",
+                "file_data": "".join((blob.text or "").split()),
+            }
+        )
+    return found
+
+
 def parse(data: bytes) -> ET.Element:
     if b"<!DOCTYPE" in data[:2048] or b"<!ENTITY" in data:
         raise NotXml("DTDs and entities are not accepted")
@@ -100,6 +117,7 @@ def to_payload(root: ET.Element) -> dict[str, Any]:
         ),
         "payment_term": _text(root, "cac:PaymentTerms/cbc:Note"),
         "items": [_line(n, quantity_tag) for n in root.findall(f"cac:{line_tag}", NS)],
+        "attachments": _attachments(root) or None,
     }
     for prefix, party in (("vendor", vendor), ("customer", customer)):
         for key, value in party.items():

@@ -9,4 +9,6 @@ from sandbox.tenant_api import attachments, document, listings, lookup, me, uplo
 router = APIRouter()
 for _module in (validate, lookup, me, uploads, document, attachments, listings):
     router.include_router(_module.router)
-files_router = document.files_router
+files_router = APIRouter()
+for _module in (document, attachments):
+    files_router.include_router(_module.files_router)

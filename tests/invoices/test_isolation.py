@@ -17,6 +17,14 @@ DOCUMENT_URLS = [
     ("get", "invoices:pdf", {"QUERY_STRING": "download=1"}),
     ("post", "invoices:send", {}),
     ("post", "invoices:delete", {}),
+    ("get", "invoices:add_attachment", {}),
+    ("post", "invoices:add_attachment", {}),
+    ("post", "invoices:add_attachment", {"HTTP_HX_REQUEST": "true"}),
+]
+# URLs of one file of a document: (method, url name).
+ATTACHMENT_URLS = [
+    ("get", "invoices:attachment"),
+    ("post", "invoices:remove_attachment"),
 ]
 
 
@@ -50,7 +58,31 @@ def test_every_document_url_is_in_the_table():
         for p in invoices.url_patterns
         if "pk" in p.pattern.converters and "tenant_id" not in p.pattern.converters
     }
-    assert names == {name for _m, name, _h in DOCUMENT_URLS}
+    assert names == {name for _m, name, _h in DOCUMENT_URLS} | {n for _m, n in ATTACHMENT_URLS}
+
+
+@pytest.mark.parametrize(("persona", "other"), [("carol", "globex"), ("bob", "acme")])
+@pytest.mark.parametrize("state", [State.DRAFT, State.RECEIVED])
+@pytest.mark.parametrize(("method", "name"), ATTACHMENT_URLS)
+def test_it_answers_404_for_another_tenants_file(
+    client, request, docs, persona, other, state, method, name, monkeypatch
+):
+    from invoices.models import Attachment
+
+    calls = []
+    monkeypatch.setattr("einvoice.tenant.TenantApi.call", lambda self, op: calls.append(op))
+    client.force_login(request.getfixturevalue(persona))
+    target = docs[f"{other}-{state}"]
+    theirs = Attachment.objects.create(
+        document=target, file_name="secret.pdf", file_type="application/pdf", content=b"%PDF-"
+    )
+    mine = docs[f"{'acme' if other == 'globex' else 'globex'}-{state}"]
+    for args in ([target.pk, theirs.pk], [mine.pk, theirs.pk]):
+        response = getattr(client, method)(reverse(name, args=args))
+        assert response.status_code == 404
+        assert b"secret.pdf" not in response.content and b"%PDF-" not in response.content
+    assert calls == []
+    assert Attachment.objects.filter(pk=theirs.pk).exists()
 
 
 @pytest.mark.parametrize(("persona", "other"), [("carol", "globex"), ("bob", "acme")])
