@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from einvoice.errors import ApiError, NotFound
 from einvoice.tenant import TenantApi
-from invoices import states
+from invoices import states, timeline
 from invoices.models import Attachment, Document, DocumentEvent
 
 log = logging.getLogger(__name__)
@@ -189,8 +189,9 @@ def add(document: Document, checked: CheckedFile, user=None) -> Attachment:
             raise
     states.note(
         document,
-        _("File %(name)s attached.") % {"name": checked.name},
         source=DocumentEvent.Source.PORTAL,
+        code=timeline.FILE_ATTACHED,
+        params={"name": checked.name},
         actor=user,
     )
     return attachment
@@ -208,8 +209,9 @@ def remove(document: Document, attachment: Attachment, user=None) -> None:
             raise
     states.note(
         document,
-        _("File %(name)s removed.") % {"name": attachment.file_name},
         source=DocumentEvent.Source.PORTAL,
+        code=timeline.FILE_REMOVED,
+        params={"name": attachment.file_name},
         actor=user,
     )
 

@@ -23,6 +23,9 @@ SENDS_AGAIN = "sends_again"
 RECEIVED = "received"
 DRAFT_SAVED = "draft_saved"
 DRAFT_EDITED = "draft_edited"
+FILE_ATTACHED = "file_attached"
+FILE_REMOVED = "file_removed"
+UPLOADED = "uploaded"
 
 TEXTS = {
     CREATED_REMOTE: _("Created at e-invoice.be as a draft."),
@@ -35,6 +38,9 @@ TEXTS = {
     RECEIVED: _("Received from %(sender)s."),
     DRAFT_SAVED: _("Draft saved."),
     DRAFT_EDITED: _("Draft edited."),
+    FILE_ATTACHED: _("File %(name)s attached."),
+    FILE_REMOVED: _("File %(name)s removed."),
+    UPLOADED: _("Created from the uploaded file %(name)s."),
 }
 # A failure with the network's reason: the reason is e-invoice.be's own words, kept as given.
 FAILED_BECAUSE = _("Delivery failed: %(reason)s")
