@@ -24,7 +24,7 @@ from einvoice.errors import (
     Unavailable,
 )
 from einvoice.tenant import PeppolCheck, TenantApi, ValidationResult
-from invoices import states, timeline
+from invoices import pdf, states, timeline
 from invoices.models import (
     PARTY_FIELDS,
     AllowanceCharge,
@@ -165,7 +165,7 @@ def create_draft(
     document = _create_row(tenant, user, data, totals, claim_send=claim_send, replaces=replaces)
     api = TenantApi(tenant)
     try:
-        remote = api.create_document(payload)
+        remote = api.create_document(pdf.with_attachment(document, payload))
     except RateLimited:
         document.delete()  # refused before it was read: nothing exists there
         raise
@@ -229,7 +229,11 @@ def ensure_remote(document: Document, user=None) -> Document:
         return document
     api = TenantApi(document.tenant)
     found = _unmirrored_drafts(api, document)
-    remote = found[0] if found else api.create_document(payload_of(document))
+    remote = (
+        found[0]
+        if found
+        else api.create_document(pdf.with_attachment(document, payload_of(document)))
+    )
     _record_remote(document, remote.id, user)
     return document
 

@@ -11,11 +11,14 @@ the next page under their repeated header, and every page carries the number and
 
 from __future__ import annotations
 
+import base64
 import io
 import unicodedata
 from functools import cache
 from xml.sax.saxutils import escape
 
+from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
@@ -27,7 +30,8 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from invoices.rendering import Party, Readable, date_text, money_text
+from invoices.models import Document
+from invoices.rendering import Party, Readable, date_text, file_stem, money_text, readable
 from invoices.templatetags.invoice_tags import price, quantity, rate, unit_name
 
 FONT, BOLD = "Vera", "VeraBd"
@@ -300,6 +304,7 @@ def render(view: Readable) -> bytes:
         author=printable(d.vendor_name),
         subject=printable(view.title),
         creator="Peppol Reseller Portal",
+        pageCompression=1,
     )
     width = WIDTH
     half = width / 2
@@ -341,3 +346,27 @@ def render(view: Readable) -> bytes:
     canvas = type("Numbered", (_NumberedCanvas,), {"footer": printable(title)})
     doc.build(story, canvasmaker=canvas)
     return buffer.getvalue()
+
+
+def attachment(document: Document) -> dict[str, str]:
+    """The document's PDF as an attachment of the API's create call (embedded in the UBL the
+    buyer receives), in the portal's default language: the buyer's is not known."""
+    with translation.override(settings.LANGUAGE_CODE):
+        content = render(readable(document))
+    return {
+        "file_name": f"{file_stem(document)}.pdf",
+        "file_type": "application/pdf",
+        "file_data": base64.b64encode(content).decode("ascii"),
+    }
+
+
+def with_attachment(document: Document, payload: dict) -> dict:
+    """`payload` with the document's PDF among its attachments (INVOICES_ATTACH_PDF), unless
+    it already carries a PDF of that name (one the customer attached)."""
+    if not settings.INVOICES_ATTACH_PDF:
+        return payload
+    pdf = attachment(document)
+    given = list(payload.get("attachments") or [])
+    if any(a.get("file_name") == pdf["file_name"] for a in given):
+        return payload
+    return {**payload, "attachments": [*given, pdf]}

@@ -263,6 +263,8 @@ INVOICES_SETUP_RETRY_SECONDS = env_float("INVOICES_SETUP_RETRY_SECONDS", 60)
 INVOICES_WEBHOOK_TOLERANCE_SECONDS = env_float("INVOICES_WEBHOOK_TOLERANCE_SECONDS", 300)
 # Slack when comparing our clock with e-invoice.be's timestamps on document states.
 INVOICES_CLOCK_SKEW_SECONDS = env_float("INVOICES_CLOCK_SKEW_SECONDS", 1.0)
+# Outgoing documents carry their PDF (invoices/pdf.py), embedded in the UBL the buyer gets.
+INVOICES_ATTACH_PDF = env_bool("INVOICES_ATTACH_PDF", True)
 
 
 # --- Usage and credit (usage.collect) -------------------------------------------------

@@ -1,6 +1,7 @@
 """The PDF of a document: it opens, carries the number, the total and the accents, and a long
 document wraps and runs over pages with every page numbered."""
 
+import base64
 import io
 from datetime import date
 
@@ -97,3 +98,24 @@ def test_every_kind_of_document_renders(acme):
         ),
     ):
         assert pdf.render(readable(doc)).startswith(b"%PDF-")
+
+
+def test_the_attachment_for_the_api_is_the_pdf_in_the_portals_language(acme, settings):
+    doc = sent_credit_note(acme)
+    with translation.override("nl"):
+        payload = pdf.with_attachment(doc, {"invoice_id": doc.invoice_id, "attachments": []})
+    (attached,) = payload["attachments"]
+    assert (attached["file_name"], attached["file_type"]) == (
+        "creditnote-CN-2026-007.pdf",
+        "application/pdf",
+    )
+    _pages, text = text_of(base64.b64decode(attached["file_data"]))
+    assert "Credit note CN-2026-007" in text  # the buyer's language is not known: English
+
+
+def test_a_pdf_the_customer_attached_under_that_name_is_kept(acme, settings):
+    doc = sent_credit_note(acme)
+    theirs = {"file_name": "creditnote-CN-2026-007.pdf", "file_data": "AAAA"}
+    assert pdf.with_attachment(doc, {"attachments": [theirs]})["attachments"] == [theirs]
+    settings.INVOICES_ATTACH_PDF = False
+    assert pdf.with_attachment(doc, {"items": []}) == {"items": []}

@@ -49,3 +49,28 @@ def test_the_pdf_of_a_received_invoice_opens_with_its_number_and_total(
     assert "Crème brûlée" in text and "+++010/8068/17183+++" in text
     # 21 % on 70.00 and 6 % on 45.00, as the sender computed them.
     assert "€ 14,70" in text.replace("\u00a0", " ") and "€ 2,70" in text.replace("\u00a0", " ")
+
+
+def test_an_outgoing_document_carries_its_pdf_to_the_buyer(client, seller, buyer, carol, sandbox):
+    send_to_bob(client, carol, "INV-PDF-2")
+    assert wait_for(lambda: inbound.sync_inbox(buyer.tenant, force=True), timeout=30)
+    received = Document.objects.get(tenant=buyer.tenant, invoice_id="INV-PDF-2")
+    # What Bob's tenant got from the network, read with Bob's key (the sandbox keeps an
+    # attachment's name, type and size; its content is checked in tests/invoices/test_pdf.py).
+    with sandbox.tenant_client(buyer.key) as api:
+        (attached,) = api.get(f"/api/documents/{received.remote_id}/attachments").json()
+    assert (attached["file_name"], attached["file_type"]) == (
+        "invoice-INV-PDF-2.pdf",
+        "application/pdf",
+    )
+    assert attached["file_size"] > 10_000
+
+
+def test_the_pdf_is_left_out_when_the_setting_says_so(
+    client, seller, buyer, carol, sandbox, settings
+):
+    settings.INVOICES_ATTACH_PDF = False
+    send_to_bob(client, carol, "INV-PDF-3")
+    sent = Document.objects.get(tenant=seller.tenant, invoice_id="INV-PDF-3")
+    with sandbox.tenant_client(seller.key) as api:
+        assert api.get(f"/api/documents/{sent.remote_id}/attachments").json() == []
