@@ -155,11 +155,12 @@ def _replace_remote(document: Document, user) -> None:
     """The draft exists at e-invoice.be without the change: create it again with its files,
     then delete the old one. If the create fails nothing changed there (the caller undoes the
     local change); a delete that fails leaves an unused draft there, which is logged."""
-    from invoices.payload import payload_of  # payload imports this module
+    from invoices import pdf  # both import modules that import this one
+    from invoices.payload import payload_of
 
     api = TenantApi(document.tenant)
     old = document.remote_id
-    remote = api.create_document(payload_of(document))
+    remote = api.create_document(pdf.with_attachment(document, payload_of(document)))
     Document.objects.filter(pk=document.pk).update(remote_id=remote.id)
     document.remote_id = remote.id
     try:

@@ -135,8 +135,11 @@ def test_a_pdf_attachment_reaches_the_buyer_and_downloads_there(
     client.force_login(bob)
     client.get(reverse("invoices:inbox"), {"refresh": "1"})
     received = Document.objects.get(tenant=buyer.tenant, invoice_id="INV-ATT-E2E")
-    (file,) = received.attachments.all()
-    assert file.file_name == "Timesheet.pdf" and file.content is None
+    # Beside Carol's file, the portal's PDF of the invoice (INVOICES_ATTACH_PDF).
+    names = sorted(received.attachments.values_list("file_name", flat=True))
+    assert names == ["Timesheet.pdf", "invoice-INV-ATT-E2E.pdf"]
+    file = received.attachments.get(file_name="Timesheet.pdf")
+    assert file.content is None
     page = text(client.get(reverse("invoices:detail", args=[received.pk])))
     assert "Timesheet.pdf" in page and "Attach file" not in page
     download = client.get(reverse("invoices:attachment", args=[received.pk, file.pk]))
