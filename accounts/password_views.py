@@ -8,7 +8,6 @@ does not work the page says why: expired, or already used (or replaced by a newe
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,7 +15,7 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts import invitations
+from accounts import invitations, tasks
 from core import audit
 from core.models import Outcome
 
@@ -93,21 +92,16 @@ class ForgotPasswordForm(forms.Form):
 
 
 def forgot_password(request: HttpRequest) -> HttpResponse:
-    """The same answer whether or not the address belongs to an account (no enumeration)."""
+    """The same answer, after the same work, whether or not the address belongs to an
+    account (no enumeration): the request only queues the address; a worker looks it up
+    and sends the link (accounts.tasks)."""
     form = ForgotPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        users = get_user_model().objects.filter(
-            email__iexact=form.cleaned_data["email"], is_active=True
+        tasks.send_password_reset.delay(
+            form.cleaned_data["email"],
+            request.META.get("REMOTE_ADDR"),
+            request.META.get("HTTP_USER_AGENT", "")[:300],
         )
-        for user in users:
-            audit.record(
-                "user.password_reset_request",
-                tenant=user.tenant,
-                target=user.get_username(),
-                actor_label="self",
-                request=request,
-            )
-            invitations.send_reset(user)
         return redirect("password_reset_sent")
     return render(request, "accounts/password_forgot.html", {"form": form})
 

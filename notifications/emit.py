@@ -8,12 +8,12 @@ state, a received document), so the event exists exactly when the change does. T
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from jobs import local
 from notifications.models import Event
 
 logger = logging.getLogger(__name__)
@@ -34,17 +34,8 @@ def emit(kind: str, key: str, *, tenant=None, data: dict[str, Any] | None = None
 
 
 def kick(event: Event) -> None:
-    """Once committed, hand the event to a worker (beat's sweep also finds it if this is lost)."""
-    from notifications import tasks
-
-    transaction.on_commit(partial(_send, tasks.run_event, event.pk))
-
-
-def _send(task, pk: int) -> None:
-    try:
-        task.delay(pk)
-    except Exception:  # the broker is down: the sweep on beat releases it later
-        logger.warning("could not queue %s(%s)", task.name, pk, exc_info=True)
+    """Once committed, hand the event to a worker (the sweep on beat, if this is lost)."""
+    local.release(event)
 
 
 # --- what the hooks pass -------------------------------------------------------------------

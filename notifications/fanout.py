@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from core import mail
-from jobs import runner
+from jobs import local, runner
 from notifications import kinds, preferences
 from notifications.kinds import Mode
 from notifications.models import DigestItem, Event, WebhookDelivery, WebhookEndpoint
@@ -68,15 +68,13 @@ def _deliveries(event: Event) -> None:
     endpoints = WebhookEndpoint.objects.filter(is_active=True)
     if event.only_endpoint_id:
         endpoints = endpoints.filter(pk=event.only_endpoint_id)
-    from notifications import webhooks
-
     for endpoint in endpoints:
         if event.only_endpoint_id or endpoint.wants(event.kind):
             delivery, created = WebhookDelivery.objects.get_or_create(
                 event=event, endpoint=endpoint
             )
             if created:
-                webhooks.kick(delivery)
+                local.release(delivery)
 
 
 def fan_out(event: Event) -> bool:

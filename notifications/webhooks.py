@@ -23,7 +23,6 @@ import random
 import secrets
 import ssl
 import time
-from functools import partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -116,14 +115,6 @@ def backoff(attempts: int) -> float:
     cap = float(settings.NOTIFY_WEBHOOK_RETRY_MAX_SECONDS)
     delay = min(cap, base * 2 ** max(0, attempts - 1))
     return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not crypto
-
-
-def kick(delivery: WebhookDelivery) -> None:
-    from django.db import transaction
-
-    from notifications import emit, tasks
-
-    transaction.on_commit(partial(emit._send, tasks.run_delivery, delivery.pk))
 
 
 def run(delivery_id: int) -> WebhookDelivery | None:

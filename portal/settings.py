@@ -352,9 +352,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
-    # Notifications: due webhook retries and events a lost message left; the daily digest.
-    "notifications-sweep": {
-        "task": "notifications.tasks.sweep",
+    # Jobs without API calls (notifications, webhook deliveries, a batch's invitations):
+    # due retries, lost messages, dead runs. Then the daily notification digest.
+    "jobs-sweep-local": {
+        "task": "core.tasks.sweep_local_jobs",
         "schedule": 10.0,
         "options": {"expires": 10},
     },

@@ -13,6 +13,7 @@ from celery import shared_task
 
 from jobs import dispatcher
 from tenants import reconcile, rotation, watch
+from tenants.onboarding import handover
 from tenants.onboarding import steps as onboarding
 
 
@@ -62,3 +63,9 @@ def resume_reconcile() -> int:
     # A sync killed mid-way (or whose scheduled continuation was lost) goes on from its
     # stored position.
     return reconcile.resume_due()
+
+
+@shared_task(ignore_result=True)
+def run_handover(job_id: int) -> None:
+    # A batch's invitations or key links (no API call: a local job, see jobs.local).
+    handover.run(job_id)

@@ -219,13 +219,26 @@ def login(page, username: str, password: str = PASSWORD) -> None:
 
 
 @pytest.fixture(autouse=True)
-def no_notification_messages():
-    """Events and webhook deliveries are rows that tests drive themselves (tests/notifications
-    has helpers); no test sends their task messages to the project's broker."""
+def password_resets_sent_inline():
+    """The worker's part of "Forgot password?" runs at once, as an eager worker would."""
+    from accounts import tasks
+
+    with mock.patch.object(
+        tasks.send_password_reset, "delay", side_effect=tasks.send_password_reset
+    ) as queued:
+        yield queued
+
+
+@pytest.fixture(autouse=True)
+def no_local_job_messages():
+    """Local jobs (jobs.local: events, webhook deliveries, a batch's invitations) are rows
+    the tests drive themselves; no test sends their messages to the project's broker."""
     from notifications import tasks
+    from tenants import tasks as tenant_tasks
 
     with (
         mock.patch.object(tasks.run_event, "delay"),
         mock.patch.object(tasks.run_delivery, "delay"),
+        mock.patch.object(tenant_tasks.run_handover, "delay"),
     ):
         yield

@@ -20,12 +20,11 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts import invitations
 from core import audit
 from core.spreadsheet import safe_row
 from jobs import dispatcher
 from jobs.models import JobState
-from tenants import checks, handover
+from tenants import checks
 from tenants.identifiers import clean_tenant_fields
 from tenants.models import Tenant
 from tenants.models.jobs import BulkOnboarding, OnboardingJob
@@ -305,108 +304,48 @@ def progress(batch: BulkOnboarding) -> dict:
 
 
 # --- handing over access: "Invite all" and "Send key links to all" ------------------------
-# Each row remembers what its action did (r["invite"], r["key_link"]): a second click, or a
-# double submit, finds the row done and sends nothing again.
+# Each row remembers what its action did (r["invite"], r["key_link"]: status, detail and the
+# job that did it): a second click, or a double submit, finds the row done and sends nothing
+# again. The sending is a worker job (tenants.onboarding.handover).
 INVITE, KEY_LINK = "invite", "key_link"
 SENDING, DONE = "sending", "done"
 NO_EMAIL, EXISTS, REFUSED, NOT_ONBOARDED = "no_email", "exists", "refused", "not_onboarded"
 FAILED = "failed"  # the email did not go; the tenant's page resends it
 
 
-def handover_plan(batch: BulkOnboarding, action: str) -> dict[str, list]:
+def handover_plan(batch: BulkOnboarding, action: str) -> dict:
     """The rows by what the action would do now: to_send (row, tenant), done (sent before),
-    and the skipped ones by reason."""
+    the skipped ones by reason; `tenants`: each onboarded row's tenant by line."""
     tenants = {
         j.row_number: j.tenant
         for j in batch.jobs.filter(state=JobState.SUCCEEDED, tenant__isnull=False).select_related(
             "tenant"
         )
     }
-    plan: dict[str, list] = {"to_send": [], DONE: [], NO_EMAIL: [], NOT_ONBOARDED: []}
+    plan: dict = {"to_send": [], DONE: [], NO_EMAIL: [], NOT_ONBOARDED: []}
     plan[EXISTS], plan[REFUSED], plan[SENDING], plan[FAILED] = [], [], [], []
+    plan["tenants"] = {line: t for line, t in tenants.items() if not t.is_deleted}
     for r in batch.valid_rows:
         status = (r.get(action) or {}).get("status")
         if status:
             plan[status].append(r)
         elif not r["data"].get("email"):
             plan[NO_EMAIL].append(r)
-        elif r["row"] not in tenants or tenants[r["row"]].is_deleted:
+        elif r["row"] not in plan["tenants"]:
             plan[NOT_ONBOARDED].append(r)
         else:
             plan["to_send"].append((r, tenants[r["row"]]))
     return plan
 
 
-def _claim(batch: BulkOnboarding, action: str) -> tuple[list, dict]:
-    """Mark the rows to send as being sent, in one short locked transaction (IMMEDIATE on
-    SQLite): a concurrent click then finds them taken. Returns (claimed, plan)."""
+def record_row(batch_id: int, action: str, line: int, outcome: dict) -> None:
+    """One row's outcome, written on a fresh read: other rows may have moved meanwhile."""
     with transaction.atomic():
-        locked = BulkOnboarding.objects.select_for_update().get(pk=batch.pk)
-        plan = handover_plan(locked, action)
-        for r, _tenant in plan["to_send"]:
-            r[action] = {"status": SENDING}
-        locked.save(update_fields=["rows"])
-    return plan["to_send"], plan
-
-
-def _record(batch: BulkOnboarding, action: str, line: int, status: str, detail: str = "") -> None:
-    # One row's outcome, written on a fresh read: other rows may have moved meanwhile.
-    with transaction.atomic():
-        locked = BulkOnboarding.objects.select_for_update().get(pk=batch.pk)
+        locked = BulkOnboarding.objects.select_for_update().get(pk=batch_id)
         for r in locked.rows:
             if r["row"] == line:
-                r[action] = {"status": status, "detail": detail}
+                r[action] = outcome
         locked.save(update_fields=["rows"])
-
-
-def _send_all(batch, action: str, send, *, by, request) -> dict[str, int]:
-    claimed, plan = _claim(batch, action)
-    counts = {DONE: 0, EXISTS: 0, REFUSED: 0, FAILED: 0}
-    for r, tenant in claimed:
-        try:
-            send(tenant, r["data"]["email"])
-        except ValidationError as e:  # a login with this email exists already
-            status, detail = EXISTS, " ".join(e.messages)
-        except handover.HandoverRefused as e:  # no key the portal holds
-            status, detail = REFUSED, str(e)
-        except Exception as e:  # the mail server: the other rows still go
-            logger.exception("bulk %s of line %s failed", action, r["row"])
-            status, detail = FAILED, type(e).__name__
-        else:
-            status, detail = DONE, ""
-        counts[status] += 1
-        _record(batch, action, r["row"], status, detail)
-    counts[NO_EMAIL] = len(plan[NO_EMAIL])
-    counts[NOT_ONBOARDED] = len(plan[NOT_ONBOARDED])
-    counts["before"] = len(plan[DONE])
-    audit.record(
-        f"onboarding.bulk_{action}",
-        target=batch.file_name,
-        user=by,
-        request=request,
-        changes={name: [None, n] for name, n in counts.items() if n},
-    )
-    return counts
-
-
-def invite_all(batch: BulkOnboarding, language: str, *, by, request=None) -> dict[str, int]:
-    """Invite each onboarded row's email as a customer user of the row's tenant (the single
-    invitation's function); counts by outcome."""
-
-    def send(tenant, email):
-        invitations.invite(tenant, email, language, by=by, request=request)
-
-    return _send_all(batch, INVITE, send, by=by, request=request)
-
-
-def send_key_links(batch: BulkOnboarding, language: str, *, by, request=None) -> dict[str, int]:
-    """A one-time key hand-over link per onboarded row, to the row's email (the single
-    hand-over's function); counts by outcome."""
-
-    def send(tenant, email):
-        handover.send_link(tenant, email, language, by=by, request=request)
-
-    return _send_all(batch, KEY_LINK, send, by=by, request=request)
 
 
 def _status_cell(r: dict, action: str) -> str:

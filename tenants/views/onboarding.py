@@ -17,6 +17,7 @@ from tenants.checks import suggest_free_name
 from tenants.forms import BulkUploadForm, OnboardForm
 from tenants.models.jobs import BulkOnboarding, OnboardingJob
 from tenants.onboarding import bulk
+from tenants.onboarding import handover as batch_handover
 from tenants.onboarding import steps as onboarding
 from tenants.views.common import polled_page
 
@@ -110,11 +111,16 @@ def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if not batch.started_at:
         # Before the start, the rows to fix come first (a long file hides them otherwise).
         rows.sort(key=lambda r: not r["errors"])
+    progress = bulk.progress(batch)
+    handovers = _handovers(batch)
     ctx = {
         "batch": batch,
         "rows": rows,
         "columns": bulk.COLUMNS,
-        "progress": bulk.progress(batch),
+        "progress": progress,
+        "handovers": handovers,
+        # The page refreshes itself while rows onboard or a hand-over is being sent.
+        "polling": not progress["finished"] or any(h["job"].is_active for h in handovers),
         "valid_count": len(batch.valid_rows),
         "invalid_count": len(batch.invalid_rows),
     }
@@ -193,21 +199,28 @@ class LanguageForm(forms.Form):
 
 
 def _handover_page(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    """GET: what would be sent, and the button (no JavaScript needed); POST: send it."""
+    """GET: what would be sent, and the button (no JavaScript needed); POST: queue it."""
     batch = get_object_or_404(BulkOnboarding, pk=pk)
     form = LanguageForm(request.POST or None, initial={"language": request.LANGUAGE_CODE})
     if request.method == "POST" and form.is_valid():
-        send = bulk.invite_all if action == bulk.INVITE else bulk.send_key_links
-        counts = send(batch, form.cleaned_data["language"], by=request.user, request=request)
-        _report(request, action, counts)
+        _job, started = batch_handover.start(
+            batch, action, form.cleaned_data["language"], by=request.user
+        )
+        if started:
+            messages.success(
+                request, _("Sending in the background: this page shows the outcome when done.")
+            )
+        else:
+            messages.info(request, _("These are being sent already: this page shows the outcome."))
         return redirect("tenants:bulk", batch.pk)
     plan = bulk.handover_plan(batch, action)
     ctx = {"batch": batch, "form": form, "action": action, "plan": plan}
     return render(request, "tenants/jobs/bulk_handover.html", ctx)
 
 
-def _report(request: HttpRequest, action: str, counts: dict[str, int]) -> None:
-    sent = counts[bulk.DONE]
+def handover_report(action: str, counts: dict[str, int]) -> tuple[str, str]:
+    """What a finished "Invite all" / "Send key links to all" did: (summary, problem)."""
+    sent = counts.get(bulk.DONE, 0)
     if action == bulk.INVITE:
         text = ngettext("%(n)s invited", "%(n)s invited", sent)
     else:
@@ -230,19 +243,28 @@ def _report(request: HttpRequest, action: str, counts: dict[str, int]) -> None:
             ngettext("%(n)s sent before", "%(n)s sent before", counts["before"])
             % {"n": counts["before"]}
         )
-    messages.success(request, ", ".join(parts))
+    problem = ""
     if counts.get(bulk.FAILED):
-        messages.error(
-            request,
-            ngettext(
-                "%(n)s email could not be sent: see the results file, and resend it from the "
-                "tenant's page.",
-                "%(n)s emails could not be sent: see the results file, and resend them from "
-                "the tenants' pages.",
-                counts[bulk.FAILED],
-            )
-            % {"n": counts[bulk.FAILED]},
-        )
+        problem = ngettext(
+            "%(n)s email could not be sent: see the results file, and resend it from the "
+            "tenant's page.",
+            "%(n)s emails could not be sent: see the results file, and resend them from "
+            "the tenants' pages.",
+            counts[bulk.FAILED],
+        ) % {"n": counts[bulk.FAILED]}
+    return ", ".join(parts), problem
+
+
+def _handovers(batch: BulkOnboarding) -> list[dict]:
+    """The batch's last "Invite all" and "Send key links to all": running, or what they did."""
+    shown = []
+    for action in (bulk.INVITE, bulk.KEY_LINK):
+        job = batch_handover.last_job(batch, action)
+        if job is None:
+            continue
+        summary, problem = handover_report(action, job.counts) if job.counts else ("", "")
+        shown.append({"action": action, "job": job, "summary": summary, "problem": problem})
+    return shown
 
 
 @staff_required

@@ -102,6 +102,38 @@ def test_it_gives_the_same_answer_for_unknown_addresses(client, carol):
     assert [m.to for m in mail.outbox] == [[carol.email]]
 
 
+def test_it_does_the_same_work_for_a_known_and_an_unknown_address(
+    client, carol, password_resets_sent_inline
+):
+    """No answer time can tell them apart: the request runs the same queries for both and
+    only queues the address; the worker looks it up and sends the link."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    password_resets_sent_inline.side_effect = None  # queued only, as on a real broker
+    work = {}
+    for label, address in (("known", carol.email), ("unknown", "nobody@example.com")):
+        client.get(reverse("password_reset"))  # the session and CSRF cookie, as a browser has
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(reverse("password_reset"), {"email": address})
+        assert response.status_code == 302
+        work[label] = [q["sql"].replace(address, "?") for q in queries.captured_queries]
+    assert work["known"] == work["unknown"]
+    assert not mail.outbox
+    assert [c.args[0] for c in password_resets_sent_inline.call_args_list] == [
+        carol.email,
+        "nobody@example.com",
+    ]
+    # The worker's part: a link for the account, nothing for the stranger.
+    from accounts import tasks
+
+    assert tasks.send_password_reset(carol.email, "127.0.0.1") == 1
+    assert tasks.send_password_reset("nobody@example.com", "127.0.0.1") == 0
+    assert [m.to for m in mail.outbox] == [[carol.email]]
+    entry = AuditEntry.objects.get(action="user.password_reset_request")
+    assert entry.target == "carol" and entry.ip == "127.0.0.1"
+
+
 def test_it_resets_a_password_through_the_emailed_link(client, carol):
     client.post(reverse("password_reset"), {"email": carol.email})
     _, done = accept(client, link_path(mail.outbox[0]))

@@ -16,8 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone
 
+from jobs import local
 from jobs.models import JobState
-from notifications import fanout, tasks, webhooks
+from notifications import fanout, webhooks
 from notifications.kinds import CODES
 from notifications.models import Event, WebhookDelivery, WebhookEndpoint
 from tests.invoices.conftest import buyer, portal_url, seller  # noqa: F401 - fixtures
@@ -90,10 +91,10 @@ def endpoint(db, receiver) -> WebhookEndpoint:
 def drive(max_rounds: int = 5) -> None:
     """Run every due event, then every due delivery, like the workers (backoff waits kept)."""
     for _ in range(max_rounds):
-        events = tasks.due(Event)
+        events = local.due(Event)
         for pk in events:
             fanout.run(pk)
-        deliveries = tasks.due(WebhookDelivery)
+        deliveries = local.due(WebhookDelivery)
         for pk in deliveries:
             webhooks.run(pk)
         if not events and not deliveries:

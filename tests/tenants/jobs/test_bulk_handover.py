@@ -16,7 +16,10 @@ from accounts import invitations
 from accounts.models import User
 from core import mail as core_mail
 from core.models import AuditEntry
+from jobs import local
+from tenants.models import HandoverJob
 from tenants.models.jobs import BulkOnboarding, OnboardingJob
+from tenants.onboarding import handover as batch_handover
 from tests.tenants.jobs.conftest import customer, run_until_finished
 
 HEADER = "company_name,name,country,company_number,vat_number,peppol_id,email"
@@ -45,6 +48,19 @@ def _flash(response) -> str:
     return " ".join(str(m) for m in response.context["messages"])
 
 
+def send_queued() -> None:
+    """Run the queued "Invite all" / "Send key links to all" jobs, as a worker does."""
+    for pk in local.due(HandoverJob):
+        batch_handover.run(pk)
+
+
+def _outcome(client, batch, action: str = "invite") -> str:
+    """What the batch page says the last hand-over did."""
+    page = client.get(reverse("tenants:bulk", args=[batch.pk])).content.decode()
+    found = re.search(rf'<p class="handover" data-action="{action}"[^>]*>(.*?)</p>', page, re.S)
+    return re.sub(r"\s+", " ", found.group(1)) if found else ""
+
+
 def _results(client, batch) -> list[dict]:
     text = client.get(reverse("tenants:bulk_results", args=[batch.pk])).content.decode()
     return list(csv.DictReader(io.StringIO(text)))
@@ -64,15 +80,20 @@ def test_it_invites_every_row_with_an_email_once(client, alice, acme, on_sandbox
     assert not mail.outbox
 
     done = client.post(url, {"language": "nl"}, follow=True)
+    assert "Sending in the background" in _flash(done) and not mail.outbox
+    send_queued()
     assert sorted(m.to[0] for m in mail.outbox) == ["dora@example.com", "erik@example.com"]
-    assert "2 invited, 1 skipped: no email, 1 skipped: login exists already" in _flash(done)
+    assert "2 invited, 1 skipped: no email, 1 skipped: login exists already" in _outcome(
+        client, batch
+    )
     dora = User.objects.get(username="dora@example.com")
     assert dora.tenant == OnboardingJob.objects.get(row_number=2).tenant
     assert dora.language == "nl" and not dora.has_usable_password()
 
-    again = client.post(url, {"language": "nl"}, follow=True)  # a second click
+    client.post(url, {"language": "nl"})  # a second click
+    send_queued()
     assert len(mail.outbox) == 2
-    assert "0 invited" in _flash(again) and "2 sent before" in _flash(again)
+    assert "0 invited" in _outcome(client, batch) and "2 sent before" in _outcome(client, batch)
     rows = _results(client, batch)
     assert [r["invite"] for r in rows] == [
         "invited",
@@ -90,9 +111,11 @@ def test_it_sends_each_row_a_link_to_its_own_tenants_key_once(client, alice, on_
     url = reverse("tenants:bulk_key_links", args=[batch.pk])
     assert "Send 2 key links?" in client.get(url).content.decode()
 
-    done = client.post(url, {"language": "en"}, follow=True)
-    assert "2 key links sent, 1 skipped: no email" in _flash(done)
-    assert client.post(url, {"language": "en"}).status_code == 302  # a second click
+    client.post(url, {"language": "en"})
+    assert client.post(url, {"language": "en"}).status_code == 302  # a double click
+    assert HandoverJob.objects.count() == 1  # the second found the first one live
+    send_queued()
+    assert "2 key links sent, 1 skipped: no email" in _outcome(client, batch, "key_link")
     assert sorted(m.to[0] for m in mail.outbox) == ["dora@example.com", "erik@example.com"]
 
     client.logout()
@@ -152,8 +175,57 @@ def test_it_sends_the_other_rows_when_one_email_fails(client, alice, on_sandbox)
             raise ConnectionRefusedError("the mail server is down")
         return real(subject, body, sender, to)
 
+    client.post(reverse("tenants:bulk_invite", args=[batch.pk]), {"language": "en"})
     with mock.patch.object(core_mail, "send_mail", flaky):
-        done = client.post(reverse("tenants:bulk_invite", args=[batch.pk]), {"language": "en"})
+        send_queued()
     assert [m.to for m in mail.outbox] == [["erik@example.com"]]
-    assert "1 email could not be sent" in _flash(client.get(done.url))
+    assert "1 email could not be sent" in _outcome(client, batch)
     assert [r["invite"] for r in _results(client, batch)] == ["failed: email not sent", "invited"]
+
+
+def test_it_resumes_a_row_whose_worker_died_while_sending(client, alice, on_sandbox):
+    """The worker made Dora's login, then died before the email: the next run sends her one
+    working invitation, and no row is left `sending`."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs import runner
+
+    client.force_login(alice)
+    batch = _onboarded_batch(client, ["dora@example.com", "erik@example.com"])
+    client.post(reverse("tenants:bulk_invite", args=[batch.pk]), {"language": "en"})
+    job = runner.claim(HandoverJob, HandoverJob.objects.get().pk)
+    row, tenant, resumed = batch_handover._pick(job)
+    assert row["data"]["email"] == "dora@example.com" and not resumed
+    with mock.patch.object(core_mail, "send_mail", side_effect=SystemExit("worker killed")):
+        try:
+            batch_handover._send(job, tenant, "dora@example.com")
+        except SystemExit:
+            pass
+    assert User.objects.filter(username="dora@example.com").exists() and not mail.outbox
+    assert [r["invite"]["status"] for r in BulkOnboarding.objects.get().rows[:1]] == ["sending"]
+    HandoverJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+
+    send_queued()  # the sweep finds the dead run's job and resumes it
+    assert sorted(m.to[0] for m in mail.outbox) == ["dora@example.com", "erik@example.com"]
+    rows = BulkOnboarding.objects.get().rows
+    assert [r["invite"]["status"] for r in rows] == ["done", "done"]
+    assert HandoverJob.objects.get().state == "succeeded"
+    client.logout()
+    [to_dora] = [m for m in mail.outbox if m.to == ["dora@example.com"]]
+    path = re.search(r"https?://[^/\s]+(/\S+)", to_dora.body).group(1)
+    assert "Welcome" in client.get(path, follow=True).content.decode()  # the link works
+
+
+def test_it_marks_the_rows_of_a_job_that_failed_for_good(client, alice, on_sandbox):
+    from jobs import runner
+
+    client.force_login(alice)
+    batch = _onboarded_batch(client, ["dora@example.com"])
+    client.post(reverse("tenants:bulk_key_links", args=[batch.pk]), {"language": "en"})
+    job = runner.claim(HandoverJob, HandoverJob.objects.get().pk)
+    batch_handover._pick(job)
+    batch_handover.release_rows(job)
+    assert BulkOnboarding.objects.get().rows[0]["key_link"]["status"] == "failed"
+    assert [r["key_link"] for r in _results(client, batch)] == ["failed: email not sent"]
