@@ -77,12 +77,19 @@ def document_received(document) -> None:
     )
 
 
-def credit_low(tenant, *, balance: str, threshold: str, key: str) -> None:
-    """For the usage collection: call when a tenant's credit falls under its threshold
-    (`key`: once per fall, e.g. "credit.low:<tenant>:<date>")."""
+def credit_low(tenant, usage, today) -> None:
+    """A tenant the usage collection finds out of credit within USAGE_CREDIT_ALERT_DAYS: told
+    once a day while it stays so (notifications.tasks.check_credit, on beat)."""
+    days = usage.budget_estimation_days
     emit(
         "credit.low",
-        key,
+        f"credit.low:{tenant.pk}:{today.isoformat()}",
         tenant=tenant,
-        data={"credit": {"balance": balance, "threshold": threshold}},
+        data={
+            "path": reverse("tenants:tenant_detail", args=[tenant.pk]),
+            "credit": {
+                "balance": usage.credit_balance,
+                "days_left": None if days is None else round(days, 1),
+            },
+        },
     )

@@ -359,6 +359,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 10.0,
         "options": {"expires": 10},
     },
+    "notifications-credit": {
+        "task": "notifications.tasks.check_credit",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
     "notifications-digest": {
         "task": "notifications.tasks.send_digests",
         "schedule": crontab(hour=NOTIFY_DIGEST_HOUR, minute=0),

@@ -73,3 +73,23 @@ def test_it_says_a_key_is_due_when_the_schedule_rotates_it(acme):
     KeyRotation.objects.update(state="succeeded")
     rotation.start(acme, reason=KeyRotation.REASON_MANUAL)  # staff asked: not news
     assert Event.objects.filter(kind="key.due").count() == 1
+
+
+def test_it_says_once_a_day_that_a_tenants_credit_runs_low(alice, acme, globex):
+    from notifications import tasks
+    from usage.models import UsageCollection
+
+    UsageCollection.objects.create(
+        tenant=acme, credit_balance=12, average_daily_usage=4.0, budget_estimation_days=3.0
+    )
+    UsageCollection.objects.create(
+        tenant=globex, credit_balance=9000, average_daily_usage=4.0, budget_estimation_days=2250
+    )
+    assert tasks.check_credit() == 1
+    assert tasks.check_credit() == 1  # the same day: no second event
+    [event] = Event.objects.filter(kind="credit.low")
+    assert event.tenant == acme and event.data["credit"] == {"balance": 12, "days_left": 3.0}
+    drive()
+    [message] = mail.outbox
+    assert message.to == [alice.email]
+    assert "acme is running low: 12 credits left, about 3.0 days" in message.body
