@@ -5,8 +5,9 @@
   any document of the range uses: taxable amount and VAT), every cell spreadsheet-safe.
   Amounts are as on the documents (a credit note's are positive; its type says what it is),
   with a dot for the decimals, as accounting software imports them.
-- `zip_chunks`: per document its UBL (read from e-invoice.be with the tenant's key) and its
-  PDF, plus the CSV and a list of what could not be included; streamed, one document at a time.
+- `zip_chunks`: per document its UBL (read from e-invoice.be with the tenant's key), its
+  PDF and its attachments (in <document>_files/), plus the CSV and a list of what could not
+  be included; streamed, one document at a time.
 
 Only issued documents are archived: sent (in transit or delivered) and received ones; drafts
 and documents whose delivery failed are not (a failed one sent again is archived as the
@@ -32,6 +33,7 @@ from core.spreadsheet import safe_row
 from einvoice.errors import ApiError
 from einvoice.tenant import TenantApi
 from invoices import pdf
+from invoices.attachments import content_of, safe_name
 from invoices.models import Direction, Document, State
 from invoices.rendering import file_stem, readable, vat_rows
 from invoices.totals import money, to_decimal
@@ -247,6 +249,26 @@ def _stamp(document: Document) -> tuple[int, int, int, int, int, int]:
     return (max(day.year, 1980), day.month, day.day, 0, 0, 0)
 
 
+def _ubl(api: TenantApi, document: Document, missing: list[str]) -> bytes:
+    if not document.remote_id:
+        missing.append(f"{document.invoice_id}: {_('no UBL')}")
+        return b""
+    try:
+        return api.ubl(document.remote_id)[1]
+    except ApiError as exc:
+        missing.append(f"{document.invoice_id}: {_('no UBL')} ({exc})")
+        return b""
+
+
+def _files(document: Document, missing: list[str]) -> Iterator[tuple[str, bytes]]:
+    """The document's attachments (a received one's read from e-invoice.be once)."""
+    for attachment in document.attachments.all():
+        try:
+            yield safe_name(attachment.file_name), content_of(attachment)
+        except ApiError as exc:
+            missing.append(f"{document.invoice_id}: {attachment.file_name} ({exc})")
+
+
 def _members(
     tenant: Tenant, documents: Iterable[Document]
 ) -> Iterator[tuple[str, Document, bytes]]:
@@ -258,15 +280,10 @@ def _members(
         folder = "received" if document.direction == Direction.INBOUND else "sent"
         stem = f"{folder}/{document.invoice_date:%Y-%m-%d}_{file_stem(document)}"
         yield _unique(f"{stem}.pdf", used), document, pdf.render(readable(document))
-        try:
-            _name, ubl = api.ubl(document.remote_id) if document.remote_id else ("", b"")
-        except ApiError as exc:
-            missing.append(f"{document.invoice_id}: {_('no UBL')} ({exc})")
-            continue
-        if ubl:
+        if ubl := _ubl(api, document, missing):
             yield _unique(f"{stem}.xml", used), document, ubl
-        else:
-            missing.append(f"{document.invoice_id}: {_('no UBL')}")
+        for name, content in _files(document, missing):
+            yield _unique(f"{stem}_files/{name}", used), document, content
     if missing:
         text = _("Not in this archive:") + "\n" + "\n".join(missing) + "\n"
         yield "missing.txt", None, text.encode()

@@ -13,7 +13,7 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from einvoice.errors import Unavailable
-from invoices.models import State
+from invoices.models import Attachment, State
 from tests.invoices.documents_fixtures import received_invoice, sent_credit_note, stored
 
 NOVEMBER = {"date_from": "2026-11-01", "date_to": "2026-11-30", "direction": "all"}
@@ -39,8 +39,19 @@ def month(acme, globex):
         ],
         customer_name="=cmd|' /C calc'!A0",
     )
+    received = received_invoice(acme)
+    # Carol's timesheet, kept here; the sender's file, at e-invoice.be until first read.
+    Attachment.objects.create(
+        document=invoice, file_name="Timesheet.pdf", file_type="application/pdf", content=b"%PDF-1"
+    )
+    Attachment.objects.create(
+        document=received,
+        remote_id="att-1",
+        file_name="Bon de livraison.pdf",
+        file_type="application/pdf",
+    )
     return {
-        "received": received_invoice(acme),
+        "received": received,
         "invoice": invoice,
         "credit": sent_credit_note(acme, remote_id="doc-credit-1"),
         "draft": stored(acme, lines=[], invoice_id="DRAFT-1", state=State.DRAFT),
@@ -62,7 +73,12 @@ def fake_ubl(monkeypatch):
             raise Unavailable("The UBL file cannot be downloaded right now.")
         return f"{remote_id}.xml", f"<Invoice><ID>{remote_id}</ID></Invoice>".encode()
 
+    def attachment_content(self, remote_id, attachment_id):
+        asked.append((self.tenant.name, f"{remote_id}/{attachment_id}"))
+        return b"%PDF-delivery-note"
+
     monkeypatch.setattr("einvoice.tenant.TenantApi.ubl", ubl)
+    monkeypatch.setattr("einvoice.tenant.TenantApi.attachment_content", attachment_content)
     return asked
 
 
@@ -115,10 +131,15 @@ def test_the_zip_holds_each_documents_ubl_and_pdf_and_the_csv(client, carol, mon
         "missing.txt",
         "received/2026-11-14_received-invoice-AL-2026-0042.pdf",
         "received/2026-11-14_received-invoice-AL-2026-0042.xml",
+        "received/2026-11-14_received-invoice-AL-2026-0042_files/Bon de livraison.pdf",
         "sent/2026-11-14_invoice-INV-2026-001.pdf",
         "sent/2026-11-14_invoice-INV-2026-001.xml",
+        "sent/2026-11-14_invoice-INV-2026-001_files/Timesheet.pdf",
         "sent/2026-11-20_creditnote-CN-2026-007.pdf",
     ]
+    assert archive.read("sent/2026-11-14_invoice-INV-2026-001_files/Timesheet.pdf") == b"%PDF-1"
+    delivery_note = "received/2026-11-14_received-invoice-AL-2026-0042_files/Bon de livraison.pdf"
+    assert archive.read(delivery_note) == b"%PDF-delivery-note"
     ubl = archive.read("sent/2026-11-14_invoice-INV-2026-001.xml")
     assert ubl == b"<Invoice><ID>doc-sent-1</ID></Invoice>"
     pdf = PdfReader(
