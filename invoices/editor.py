@@ -36,7 +36,7 @@ from invoices.forms import (
 )
 from invoices.issues import Placement, place
 from invoices.mailbox import mailbox_for
-from invoices.models import Direction, Document, DocumentType
+from invoices.models import PARTY_FIELDS, Document, DocumentType, State
 from invoices.payload import (
     EditorInput,
     adjustment_rows,
@@ -79,6 +79,9 @@ PREFILL_FIELDS = (
 LINES = (LINES_PREFIX, LINE_FIELDS, MAX_LINES, LINE_INITIAL)
 ADJUSTMENTS = (ADJUSTMENTS_PREFIX, ADJUSTMENT_FIELDS, MAX_ADJUSTMENTS, ADJUSTMENT_INITIAL)
 SAVING_ACTIONS = ("validate", "save", "send")
+# Header inputs kept as typed in an incomplete draft (the others are dates and choices).
+TEXT_COLUMNS = ("purchase_order", "note", "payment_term", "iban", "bic", "payment_reference")
+TEXT_COLUMNS += tuple(f for f in PARTY_FIELDS)
 
 
 # --- Posted rows -------------------------------------------------------------------------------
@@ -144,12 +147,22 @@ def edit_rows(data: QueryDict, action: str) -> QueryDict | None:
 class Editor:
     """The bound (or initial) forms of the editor, and where the API's issues go."""
 
-    def __init__(self, tenant: Tenant, document_type: str, data: QueryDict | None) -> None:
+    def __init__(
+        self,
+        tenant: Tenant,
+        document_type: str,
+        data: QueryDict | None,
+        document: Document | None = None,
+    ) -> None:
         self.tenant = tenant
         self.document_type = document_type
+        # The draft being edited (None: a new document).
+        self.document = document
         # Initial values matter only for a new, unbound form.
         initial = initial_header(tenant, mailbox_for(tenant).seller_profile) if data is None else {}
-        self.form = DocumentForm(data, tenant=tenant, document_type=document_type, initial=initial)
+        self.form = DocumentForm(
+            data, tenant=tenant, document_type=document_type, initial=initial, document=document
+        )
         if data is None:
             self.lines = LineFormSet(prefix=LINES_PREFIX, initial=[LINE_INITIAL])
             self.adjustments = AdjustmentFormSet(prefix=ADJUSTMENTS_PREFIX)
@@ -163,6 +176,30 @@ class Editor:
         # Evaluate all three so every error shows at once.
         results = [self.form.is_valid(), self.lines.is_valid(), self.adjustments.is_valid()]
         return all(results)
+
+    def typed(self) -> dict[str, Any]:
+        """Everything as typed (header inputs and rows, as text): a draft opens again so."""
+        data = self.data if self.data is not None else QueryDict()
+        return {
+            "header": {name: str(data.get(name, ""))[:2000] for name in self.form.fields},
+            "lines": rows(data, LINES),
+            "adjustments": rows(data, ADJUSTMENTS),
+        }
+
+    def readable_header(self) -> dict[str, Any]:
+        """The header as far as it could be read (after `is_valid`): each valid input cleaned,
+        the others as typed (cut to what their column holds), dates and choices left empty."""
+        cleaned = getattr(self.form, "cleaned_data", {})
+        out: dict[str, Any] = {}
+        for name in self.form.fields:
+            if name in cleaned and name not in self.form.errors:
+                out[name] = cleaned[name]
+            elif name in TEXT_COLUMNS:
+                limit = Document._meta.get_field(name).max_length or 2000
+                out[name] = str(self.data.get(name, "")).strip()[:limit]
+            else:
+                out[name] = None
+        return out
 
     def cleaned(self) -> EditorInput:
         return EditorInput(
@@ -224,6 +261,12 @@ class Editor:
                     out += [(where, str(e), f"#{anchor}-{i}") for e in errors]
         return out
 
+    def action_url(self) -> str:
+        if self.document is not None:
+            return reverse("invoices:edit", args=[self.document.pk])
+        is_credit_note = self.document_type == DocumentType.CREDIT_NOTE
+        return reverse("invoices:new_credit_note" if is_credit_note else "invoices:new_invoice")
+
     def context(self, *, show_errors: bool = False, **extra: Any) -> dict[str, Any]:
         amounts = row_amounts(self.line_rows())
         for i, form in enumerate(self.lines.forms):
@@ -244,9 +287,8 @@ class Editor:
             "vat_rates": COMMON_VAT_RATES,
             "key_problem": key_problem(self.tenant),
             "error_summary": self.error_summary() if show_errors else [],
-            "action_url": reverse(
-                "invoices:new_credit_note" if is_credit_note else "invoices:new_invoice"
-            ),
+            "action_url": self.action_url(),
+            "draft": self.document,
             "show_errors": show_errors,
             **extra,
         }
@@ -267,6 +309,26 @@ def prefill(tenant: Tenant, source: Document, document_type: str) -> QueryDict:
     data.update({k: "" if v is None else str(v) for k, v in header.items()})
     data = _with_rows(data, LINES_PREFIX, line_rows(source))
     return _with_rows(data, ADJUSTMENTS_PREFIX, adjustment_rows(source))
+
+
+def data_of(tenant: Tenant, document: Document) -> QueryDict:
+    """A saved draft as the editor's data: as it was typed, or (a draft saved before drafts
+    kept their typing) from its columns and lines."""
+    data = QueryDict(mutable=True)
+    typed = document.draft_input or {}
+    if typed.get("header"):
+        data.update({k: str(v) for k, v in typed["header"].items()})
+        data = _with_rows(data, LINES_PREFIX, typed.get("lines") or [dict(LINE_INITIAL)])
+        return _with_rows(data, ADJUSTMENTS_PREFIX, typed.get("adjustments") or [])
+    header = {
+        name: getattr(document, name) for name in DocumentForm.base_fields if name != "corrects"
+    }
+    header["corrects"] = document.corrects_id or ""
+    for name in ("invoice_date", "due_date"):
+        header[name] = header[name].isoformat() if header[name] else ""
+    data.update({k: "" if v is None else str(v) for k, v in header.items()})
+    data = _with_rows(data, LINES_PREFIX, line_rows(document) or [dict(LINE_INITIAL)])
+    return _with_rows(data, ADJUSTMENTS_PREFIX, adjustment_rows(document))
 
 
 # --- Lookups at the API (also answered alone, as htmx partials) --------------------------------
@@ -340,15 +402,23 @@ def _use_participant(data: QueryDict) -> QueryDict:
 
 
 def submit(
-    tenant: Tenant, user, document_type: str, data: QueryDict, *, htmx: bool
+    tenant: Tenant,
+    user,
+    document_type: str,
+    data: QueryDict,
+    *,
+    htmx: bool,
+    document: Document | None = None,
 ) -> Page | Saved:
+    """One POST of the editor, for a new document or for the draft `document`."""
     action = data.get("action", "")[:40]
     edited = edit_rows(data, action)
     if edited is not None:
-        return Page(Editor(tenant, document_type, edited).context(), ROWS if htmx else PAGE)
+        page = Editor(tenant, document_type, edited, document).context()
+        return Page(page, ROWS if htmx else PAGE)
     if "use_participant" in data:
-        return Page(Editor(tenant, document_type, _use_participant(data)).context())
-    editor = Editor(tenant, document_type, data)
+        return Page(Editor(tenant, document_type, _use_participant(data), document).context())
+    editor = Editor(tenant, document_type, data, document)
     if action == "search_participants":
         found = participant_search(tenant, data.get("participant_query", ""))
         return Page(editor.context(**found))
@@ -356,31 +426,94 @@ def submit(
         return Page(editor.context(peppol=peppol_result(tenant, editor.peppol_id(), document_type)))
     if action not in SAVING_ACTIONS:
         return Page(editor.context())
-    if not editor.is_valid():
+    valid = editor.is_valid()
+    if action == "save":
+        return _save_draft(editor, user, complete=valid)
+    if not valid:
         return Page(editor.context(show_errors=True))
-    return _save(editor, user, action)
+    if action == "send" and key_problem(tenant):
+        return Page(editor.context())  # the banner says why; nothing is kept or sent
+    return _check_or_send(editor, user, action)
 
 
-def _save(editor: Editor, user, action: str) -> Page | Saved:
-    """Check the valid forms at the API, or create the draft (and send it)."""
-    data = editor.cleaned()
+def _save_draft(editor: Editor, user, *, complete: bool) -> Page | Saved:
+    """Keep the draft here, whatever is filled in so far: only its number must be right."""
+    if "invoice_id" in editor.form.errors:
+        return Page(editor.context(shown_fields={"invoice_id"}, save_refused=True))
+    header = editor.cleaned().header if complete else editor.readable_header()
     try:
-        if action == "validate":
+        document = outbound.save_draft(
+            editor.tenant,
+            user,
+            document_type=editor.document_type,
+            header=header,
+            totals=totals_for(editor.cleaned()) if complete else editor.preview(),
+            typed=editor.typed(),
+            data=editor.cleaned() if complete else None,
+            document=editor.document,
+        )
+    except outbound.DuplicateNumber as exc:
+        editor.form.add_error("invoice_id", str(exc))
+        return Page(editor.context(shown_fields={"invoice_id"}, save_refused=True))
+    except outbound.NotSendable as exc:
+        return Saved(editor.document, messages.WARNING, str(exc), htmx=False)
+    number = {"number": document.invoice_id}
+    if complete:
+        return Saved(document, messages.SUCCESS, _("Draft %(number)s saved.") % number)
+    text = _(
+        "Draft %(number)s saved. It is not complete yet: open it again to finish it "
+        "(Check shows what is missing)."
+    )
+    return Saved(document, messages.SUCCESS, text % number)
+
+
+def _check_or_send(editor: Editor, user, action: str) -> Page | Saved:
+    """Check the valid forms at the API, or keep the draft and send it."""
+    data = editor.cleaned()
+    if action == "validate":
+        try:
             result, index = outbound.validate_remote(editor.tenant, data)
-            editor.place(result.issues, index)
-            valid = result.is_valid and not editor.placement.has_errors
-            return Page(editor.context(show_errors=True, validated=valid))
-        document = outbound.create_draft(editor.tenant, user, data, claim_send=action == "send")
+        except ApiError as exc:
+            return Page(editor.context(show_errors=True, api_error=error_text(exc, editor.tenant)))
+        editor.place(result.issues, index)
+        valid = result.is_valid and not editor.placement.has_errors
+        return Page(editor.context(show_errors=True, validated=valid))
+    try:
+        document = outbound.save_draft(
+            editor.tenant,
+            user,
+            document_type=editor.document_type,
+            header=data.header,
+            totals=totals_for(data),
+            typed=editor.typed(),
+            data=data,
+            document=editor.document,
+            claim_send=True,
+        )
     except outbound.DuplicateNumber as exc:
         editor.form.add_error("invoice_id", str(exc))
         return Page(editor.context(show_errors=True))
+    except outbound.NotSendable as exc:
+        return Saved(editor.document, messages.WARNING, str(exc), htmx=False)
+    return _send_saved(editor, document, user, data)
+
+
+def _send_saved(editor: Editor, document: Document, user, data: EditorInput) -> Page | Saved:
+    """Send the draft just kept; a refusal shows the editor of that draft with the issues."""
+    try:
+        outbound.send(document, user, claimed=True)
     except Rejected as exc:
-        return _refused(editor, data, exc)
-    except ApiError as exc:
-        return _unanswered(editor, data, exc)
-    if action == "send":
-        return _send_new(document, user)
-    text = _("Draft %(number)s saved.") % {"number": document.invoice_id}
+        document.refresh_from_db()
+        if document.state != State.DRAFT:
+            return Saved(document, messages.ERROR, str(exc), htmx=False)
+        # From now on the page edits that draft (a second click must not make another).
+        again = Editor(editor.tenant, editor.document_type, editor.data, document)
+        again.is_valid()
+        return _refused(again, data, exc)
+    except (ApiError, outbound.NotSendable) as exc:
+        text = _("Saved as a draft, but not sent: %(reason)s") % {"reason": exc}
+        return Saved(document, messages.ERROR, text, htmx=False)
+    text = _("Document %(number)s is on its way.") % {"number": document.invoice_id}
     return Saved(document, messages.SUCCESS, text)
 
 
@@ -397,27 +530,7 @@ def _refused(editor: Editor, data: EditorInput, exc: Rejected) -> Page:
             issues = []  # the detail text alone still says what is wrong
     if issues:
         editor.place(issues, index)
-    message = _("e-invoice.be refused the document; nothing was created or sent: %(detail)s") % {
-        "detail": exc.detail or exc
-    }
+    message = _(
+        "e-invoice.be refused the document; it is kept here as a draft and was not sent: %(detail)s"
+    ) % {"detail": exc.detail or exc}
     return Page(editor.context(show_errors=True, api_error=message))
-
-
-def _unanswered(editor: Editor, data: EditorInput, exc: ApiError) -> Page | Saved:
-    """A failed call. A create with no answer kept its draft: show it on its page."""
-    existing = Document.objects.filter(
-        tenant=editor.tenant, direction=Direction.OUTBOUND, invoice_id=data.header["invoice_id"]
-    ).first()
-    if existing is not None:
-        return Saved(existing, messages.ERROR, str(exc), htmx=False)
-    return Page(editor.context(show_errors=True, api_error=error_text(exc, editor.tenant)))
-
-
-def _send_new(document: Document, user) -> Saved:
-    try:
-        outbound.send(document, user, claimed=True)
-    except (ApiError, outbound.NotSendable) as exc:
-        text = _("Saved as a draft, but not sent: %(reason)s") % {"reason": exc}
-        return Saved(document, messages.ERROR, text)
-    text = _("Document %(number)s is on its way.") % {"number": document.invoice_id}
-    return Saved(document, messages.SUCCESS, text)

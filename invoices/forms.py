@@ -209,9 +209,17 @@ class DocumentForm(EditorForm):
     payment_reference = _text(gettext_lazy("Payment reference"), 100)
     note = _text(gettext_lazy("Note"), 2000, widget=Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args: Any, tenant=None, document_type: str = DocumentType.INVOICE, **kw):
+    def __init__(
+        self,
+        *args: Any,
+        tenant=None,
+        document_type: str = DocumentType.INVOICE,
+        document: Document | None = None,
+        **kw: Any,
+    ):
         super().__init__(*args, **kw)
         self.tenant = tenant
+        self.document = document  # the draft being edited: its own number is not a duplicate
         self.document_type = document_type
         if document_type == DocumentType.CREDIT_NOTE and tenant is not None:
             self.fields["corrects"].queryset = Document.objects.filter(
@@ -235,12 +243,12 @@ class DocumentForm(EditorForm):
                 _("Use letters, digits, spaces and . _ / - # only (up to 64 characters).")
             )
         # Refused before any call: the number must be new for this tenant.
-        if (
-            self.tenant is not None
-            and Document.objects.filter(
-                tenant=self.tenant, direction=Direction.OUTBOUND, invoice_id=value
-            ).exists()
-        ):
+        others = Document.objects.filter(
+            tenant=self.tenant, direction=Direction.OUTBOUND, invoice_id=value
+        )
+        if self.document is not None:
+            others = others.exclude(pk=self.document.pk)
+        if self.tenant is not None and others.exists():
             raise ValidationError(
                 _("You already have a document with number %(number)s. Use a new number.")
                 % {"number": value}

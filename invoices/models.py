@@ -75,6 +75,16 @@ class Document(models.Model):
     remote_id = models.CharField(max_length=64, blank=True, default="")
     # Set before the create call: a lost answer is then adopted by number, never duplicated.
     create_attempted_at = models.DateTimeField(null=True, blank=True)
+    # The content last given to the create call (sha256 of its JSON): a remote draft whose
+    # digest differs from the document's content now is stale and is replaced before a send.
+    # "?" = unknown (a draft created before digests were kept, then edited).
+    remote_digest = models.CharField(max_length=64, blank=True)
+    # A draft as the customer typed it (editor fields and rows, as text), to open it again
+    # exactly so; the columns and lines below hold what of it could be read.
+    draft_input = models.JSONField(default=dict, blank=True)
+    # False for a draft saved before everything was filled in (or while something is wrong):
+    # it has no lines stored yet and cannot be sent before it is completed in the editor.
+    is_complete = models.BooleanField(default=True)
 
     invoice_id = models.CharField(_("number"), max_length=64)
     invoice_date = models.DateField(_("date"), null=True, blank=True)
@@ -190,6 +200,12 @@ class Document(models.Model):
     @property
     def can_send(self) -> bool:
         return self.direction == Direction.OUTBOUND and self.state == State.DRAFT
+
+    @property
+    def can_edit(self) -> bool:
+        """A draft opens in the editor again, as often as the customer likes (not while a send
+        of it is under way)."""
+        return self.can_send and self.sending_since is None
 
     @property
     def can_credit(self) -> bool:

@@ -6,6 +6,8 @@ Views and `invoices.tasks` call these; every remote call goes through `einvoice.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from datetime import timedelta
 
@@ -79,6 +81,12 @@ def check_peppol(tenant: Tenant, peppol_id: str, document_type: str) -> PeppolCh
 
 
 # --- Create ------------------------------------------------------------------------------------
+def digest(payload: dict) -> str:
+    """The content of a document as sent to the create call, as a short fingerprint."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _store_rows(document: Document, data: EditorInput, totals: Totals) -> None:
     DocumentLine.objects.bulk_create(
         DocumentLine(
@@ -96,6 +104,28 @@ def _store_rows(document: Document, data: EditorInput, totals: Totals) -> None:
     )
 
 
+def _columns(document_type: str, header: dict, totals: Totals) -> dict:
+    """A document's header and total columns from the editor's (cleaned or best-read) header."""
+    corrects = header.get("corrects")
+    return {
+        "document_type": document_type,
+        "invoice_id": header["invoice_id"],
+        "invoice_date": header.get("invoice_date"),
+        "due_date": header.get("due_date"),
+        "currency": header.get("currency") or "EUR",
+        "corrects": corrects,
+        "billing_reference": corrects.invoice_id if corrects else "",
+        **{k: header.get(k) or "" for k in (*STORED_FIELDS, *PARTY_FIELDS)},
+        "line_total": totals.line_total,
+        "allowance_total": totals.allowance_total,
+        "charge_total": totals.charge_total,
+        "subtotal": totals.tax_exclusive,
+        "total_tax": totals.total_tax,
+        "total": totals.tax_inclusive,
+        "tax_breakdown": totals.breakdown(),
+    }
+
+
 def _create_row(
     tenant: Tenant,
     user,
@@ -104,40 +134,99 @@ def _create_row(
     *,
     claim_send: bool,
     replaces: Document | None = None,
+    remote_digest: str = "",
 ) -> Document:
     """The local row of a new draft, with its lines; its number reserved by a unique index."""
-    h = data.header
-    fields = {k: h.get(k) or "" for k in (*STORED_FIELDS, *PARTY_FIELDS)}
     try:
         with transaction.atomic():
             document = Document.objects.create(
                 tenant=tenant,
                 direction=Direction.OUTBOUND,
-                document_type=data.document_type,
                 state=State.DRAFT,
-                invoice_id=h["invoice_id"],
-                invoice_date=h.get("invoice_date"),
-                due_date=h.get("due_date"),
-                currency=h.get("currency") or "EUR",
-                corrects=data.corrects,
-                billing_reference=data.corrects.invoice_id if data.corrects else "",
-                line_total=totals.line_total,
-                allowance_total=totals.allowance_total,
-                charge_total=totals.charge_total,
-                subtotal=totals.tax_exclusive,
-                total_tax=totals.total_tax,
-                total=totals.tax_inclusive,
-                tax_breakdown=totals.breakdown(),
                 create_attempted_at=timezone.now(),
+                remote_digest=remote_digest,
                 sending_since=timezone.now() if claim_send else None,
                 replaces=replaces,
                 created_by=user,
-                **fields,
+                **_columns(data.document_type, data.header, totals),
             )
             _store_rows(document, data, totals)
     except IntegrityError:
-        raise DuplicateNumber(h["invoice_id"]) from None
+        raise DuplicateNumber(data.header["invoice_id"]) from None
     return document
+
+
+def save_draft(
+    tenant: Tenant,
+    user,
+    *,
+    document_type: str,
+    header: dict,
+    totals: Totals,
+    typed: dict,
+    data: EditorInput | None = None,
+    document: Document | None = None,
+    claim_send: bool = False,
+) -> Document:
+    """Keep a draft here, complete or not; no call to e-invoice.be (a send creates it there).
+
+    `header`: the header as far as it could be read (only the number is required); `typed`:
+    everything as typed, to open it again so; `data`: the cleaned input when the editor found
+    nothing wrong (its lines are stored and it can be sent), else None. `document`: the draft
+    being edited (it stays the one document: same row, same number unless changed).
+    `claim_send`: the caller sends it next (`send(..., claimed=True)`).
+    """
+    values = {
+        **_columns(document_type, header, totals),
+        "draft_input": typed,
+        "is_complete": data is not None,
+    }
+    if claim_send:
+        values["sending_since"] = timezone.now()
+    try:
+        with transaction.atomic():
+            if document is None:
+                document = Document.objects.create(
+                    tenant=tenant,
+                    direction=Direction.OUTBOUND,
+                    state=State.DRAFT,
+                    created_by=user,
+                    **values,
+                )
+                code = timeline.DRAFT_SAVED
+            else:
+                document = _editable(document)
+                if document.remote_id and not document.remote_digest:
+                    values["remote_digest"] = "?"  # its content there is no longer known
+                for name, value in values.items():
+                    setattr(document, name, value)
+                document.save()
+                document.lines.all().delete()
+                document.allowances_charges.all().delete()
+                code = timeline.DRAFT_EDITED
+            if data is not None:
+                _store_rows(document, data, totals)
+            if not claim_send or code == timeline.DRAFT_EDITED:
+                states.note(document, code=code, source=Source.PORTAL, actor=user)
+    except IntegrityError:
+        raise DuplicateNumber(header["invoice_id"]) from None
+    return document
+
+
+def _editable(document: Document) -> Document:
+    """The draft's row, locked for the change; refused once it is sent or being sent."""
+    stale = timezone.now() - timedelta(seconds=settings.INVOICES_SEND_CLAIM_SECONDS)
+    row = (
+        Document.objects.select_for_update()
+        .filter(pk=document.pk, direction=Direction.OUTBOUND, state=State.DRAFT)
+        .filter(Q(sending_since__isnull=True) | Q(sending_since__lt=stale))
+        .first()
+    )
+    if row is None:
+        raise NotSendable(
+            _("This document is no longer a draft (or is being sent): it was not changed.")
+        )
+    return row
 
 
 def create_draft(
@@ -149,7 +238,7 @@ def create_draft(
     replaces: Document | None = None,
 ) -> Document:
     """Reserve the number locally, then create the document at the API (once: the POST is
-    never retried blindly, by us or the SDK).
+    never retried blindly, by us or the SDK). Used by "send again" of a failed document.
 
     A refusal (invalid document, no key, a 429) removes the local row again and re-raises.
     When the answer is lost (or a 5xx), the draft is looked up by its number at once and
@@ -162,7 +251,15 @@ def create_draft(
     """
     totals = totals_for(data)
     payload, _index = build_payload(data, totals)
-    document = _create_row(tenant, user, data, totals, claim_send=claim_send, replaces=replaces)
+    document = _create_row(
+        tenant,
+        user,
+        data,
+        totals,
+        claim_send=claim_send,
+        replaces=replaces,
+        remote_digest=digest(payload),
+    )
     api = TenantApi(tenant)
     try:
         remote = api.create_document(pdf.with_attachment(document, payload))
@@ -202,13 +299,14 @@ def _adopt_after_lost_answer(api: TenantApi, document: Document):
     return found[0] if found else None
 
 
-def _record_remote(document: Document, remote_id: str, user) -> None:
+def _record_remote(document: Document, remote_id: str, user, *, replaced: bool = False) -> None:
     """The API created (or we adopted) the document: keep its id, with a timeline line."""
     with transaction.atomic():
         document.remote_id = remote_id
         document.last_error = ""
         document.save(update_fields=["remote_id", "last_error", "updated_at"])
-        states.note(document, code=timeline.CREATED_REMOTE, source=Source.PORTAL, actor=user)
+        code = timeline.REPLACED_REMOTE if replaced else timeline.CREATED_REMOTE
+        states.note(document, code=code, source=Source.PORTAL, actor=user)
 
 
 def _record_error(document: Document, exc: Exception, user, *, release: bool = False) -> None:
@@ -223,18 +321,62 @@ def _record_error(document: Document, exc: Exception, user, *, release: bool = F
         states.note(document, str(exc), source=Source.PORTAL, actor=user)
 
 
+def _set_remote(document: Document, **values) -> None:
+    Document.objects.filter(pk=document.pk).update(**values)
+    for name, value in values.items():
+        setattr(document, name, value)
+
+
+def _drop_stale_remote(api: TenantApi, document: Document) -> None:
+    """The draft there holds an older version: delete it (the edited one is created next)."""
+    try:
+        _delete_remote(api, document.remote_id)
+    except Rejected:
+        refresh(document, source=Source.PORTAL)
+        raise NotSendable(
+            _("This document is no longer a draft at e-invoice.be: the changes were not sent.")
+        ) from None
+    _set_remote(document, remote_id="", remote_digest="", create_attempted_at=None)
+
+
 def ensure_remote(document: Document, user=None) -> Document:
-    """Give a document whose create got no answer its remote id: adopt by number, or create."""
-    if document.remote_id:
+    """Make e-invoice.be hold exactly the document's current content as a draft, before a send.
+
+    Up to date already → nothing. A remote draft of an older version (the customer edited it
+    since) → deleted and created again, unnoticed by the customer; the mirror stays one
+    document. No remote id after a create whose answer was lost → adopt that draft by number if
+    it holds this content, else delete it and create. Raises `NotSendable` when the remote
+    draft was sent meanwhile.
+    """
+    payload = payload_of(document)
+    current = digest(payload)
+    if document.remote_id and document.remote_digest in (current, ""):
+        if not document.remote_digest:  # created before digests were kept, not edited since
+            _set_remote(document, remote_digest=current)
         return document
     api = TenantApi(document.tenant)
-    found = _unmirrored_drafts(api, document)
-    remote = (
-        found[0]
-        if found
-        else api.create_document(pdf.with_attachment(document, payload_of(document)))
-    )
-    _record_remote(document, remote.id, user)
+    replacing = bool(document.remote_id)
+    if replacing:
+        _drop_stale_remote(api, document)
+    elif document.create_attempted_at:
+        found = _unmirrored_drafts(api, document)
+        if found and document.remote_digest == current:
+            _record_remote(document, found[0].id, user)
+            return document
+        for stale in found:
+            _delete_remote(api, stale.id)
+    _set_remote(document, create_attempted_at=timezone.now(), remote_digest=current)
+    try:
+        remote = api.create_document(pdf.with_attachment(document, payload))
+    except (RateLimited, Rejected, KeyUnavailable):
+        _set_remote(document, create_attempted_at=None, remote_digest="")  # nothing made there
+        raise
+    except Unavailable as exc:
+        remote = _adopt_after_lost_answer(api, document)
+        if remote is None:
+            _record_error(document, exc, user)
+            raise
+    _record_remote(document, remote.id, user, replaced=replacing)
     return document
 
 
@@ -282,12 +424,16 @@ def send(document: Document, user=None, *, claimed: bool = False) -> Document:
     """
     if not document.can_send:
         raise NotSendable(_("Only drafts can be sent."))
+    if not document.is_complete:
+        raise NotSendable(
+            _("This draft is not complete yet: open it in the editor, complete it and send it.")
+        )
     if not claimed and not _claim_send(document):
         raise NotSendable(_("This document is already being sent."))
-    at = timezone.now()  # before the call: the API's own events come after it
     holding = True  # the claim, released below unless a state change released it
     try:
         ensure_remote(document, user)
+        at = timezone.now()  # before the send call: the API's own events come after it
         remote_state = _send_remote(document, user)
         if remote_state is None:
             return document

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from invoices import attachments
@@ -215,3 +216,25 @@ def payload_of(document: Document) -> dict[str, Any]:
     if files := attachments.payload_entries(document):
         payload["attachments"] = files
     return payload
+
+
+def typed_lines(document: Document) -> list[SimpleNamespace]:
+    """An incomplete draft's lines as typed, read as far as they go (its detail page shows
+    them; no line is stored before the draft is complete)."""
+    out = []
+    for i, row in enumerate((document.draft_input or {}).get("lines") or []):
+        quantity, price = _bounded(row, "quantity"), _bounded(row, "unit_price")
+        out.append(
+            SimpleNamespace(
+                position=i + 1,
+                description=str(row.get("description", "")),
+                quantity=quantity,
+                unit=str(row.get("unit", "")),
+                unit_price=price,
+                tax_rate=_rate(row),
+                amount=money(quantity * price)
+                if quantity is not None and price is not None
+                else None,
+            )
+        )
+    return out

@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/ubl/", views.ubl, name="ubl"),
     path("<int:pk>/document/", document_views.document, name="document"),
     path("<int:pk>/pdf/", document_views.document_pdf, name="pdf"),
+    path("<int:pk>/edit/", views.edit, name="edit"),
     path("<int:pk>/send/", views.send, name="send"),
     path("<int:pk>/delete/", views.delete, name="delete"),
     path("<int:pk>/attachments/", attachment_views.add, name="add_attachment"),

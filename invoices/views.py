@@ -40,7 +40,7 @@ from einvoice.tenant import TenantApi
 from invoices import attachment_views, editor, inbound, outbound, webhooks
 from invoices.access import document_of, documents_of, error_text, key_problem, tenant_of
 from invoices.models import Direction, Document, DocumentType, State
-from invoices.payload import peppol_id_for, preview_totals
+from invoices.payload import peppol_id_for, preview_totals, typed_lines
 from tenants.models import Tenant
 
 PAGE_SIZE = 25
@@ -197,7 +197,7 @@ def _render_detail(request: HttpRequest, document: Document, **extra: Any) -> Ht
     """The detail page, for the customer (with actions) and for staff (read-only)."""
     ctx = {
         "document": document,
-        "lines": document.lines.all(),
+        "lines": document.lines.all() if document.is_complete else typed_lines(document),
         "adjustments": document.allowances_charges.all(),
         "events": document.events.select_related("actor", "link"),
         "credit_notes": document.credit_notes.all() if document.can_credit else [],
@@ -371,16 +371,28 @@ def _prefill_source(request: HttpRequest) -> Document | None:
     )
 
 
-def _editor(request: HttpRequest, document_type: str) -> HttpResponse:
+def _editor(
+    request: HttpRequest, document_type: str, document: Document | None = None
+) -> HttpResponse:
+    """The editor of a new document, or of the draft `document`."""
     tenant = tenant_of(request)
     if request.method == "GET":
-        source = _prefill_source(request)
-        data = editor.prefill(tenant, source, document_type) if source else None
-        return render(request, editor.PAGE, editor.Editor(tenant, document_type, data).context())
+        if document is not None:
+            data = editor.data_of(tenant, document)
+        else:
+            source = _prefill_source(request)
+            data = editor.prefill(tenant, source, document_type) if source else None
+        page = editor.Editor(tenant, document_type, data, document)
+        return render(request, editor.PAGE, page.context())
     if request.method != "POST":
         return HttpResponse(status=405)
     outcome = editor.submit(
-        tenant, request.user, document_type, request.POST, htmx=bool(request.htmx)
+        tenant,
+        request.user,
+        document_type,
+        request.POST,
+        htmx=bool(request.htmx),
+        document=document,
     )
     if isinstance(outcome, editor.Page):
         return render(request, outcome.template, outcome.context)
@@ -389,6 +401,16 @@ def _editor(request: HttpRequest, document_type: str) -> HttpResponse:
     if request.htmx and outcome.htmx:
         return HttpResponse(status=204, headers={"HX-Redirect": url})
     return redirect(url)
+
+
+@customer_required
+def edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """A saved draft in the editor again: edit, save, check and send it as often as needed."""
+    document = document_of(request, pk)
+    if not document.can_edit:
+        messages.warning(request, _("Only a draft can be edited, and not while it is being sent."))
+        return redirect("invoices:detail", pk=document.pk)
+    return _editor(request, document.document_type, document)
 
 
 @customer_required

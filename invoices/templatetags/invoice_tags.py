@@ -104,7 +104,9 @@ def event_label(event_type) -> str:
 def _shown_errors(context, bound) -> list[str]:
     """A field's own errors, once the customer asked to check or save (not while typing); the
     input is marked invalid only then (`EditorBoundField`)."""
-    bound.errors_shown = bool(context.get("show_errors"))
+    bound.errors_shown = bool(context.get("show_errors")) or bound.name in context.get(
+        "shown_fields", ()
+    )
     return bound.errors if bound.errors_shown else []
 
 

@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from invoices import inbound, tasks
+from invoices import inbound, outbound, tasks
 from invoices.models import Direction, Document, DocumentType, State
 from tests.invoices.conftest import BUYER, NOT_ON_PEPPOL, editor_post, line
 from tests.invoices.test_editor import blocks
@@ -50,14 +50,18 @@ def settle(sandbox, key, document: Document) -> Document:
 def test_it_saves_a_draft_then_sends_it_from_its_page(
     carol_client, seller, buyer, portal_on_sandbox
 ):
+    before = len(portal_on_sandbox.requests())
     document = send_invoice(carol_client, "INV-D1", action="save")
-    assert document.state == State.DRAFT and document.remote_id
+    # A draft is kept here; nothing is asked of e-invoice.be before it is sent.
+    assert document.state == State.DRAFT and not document.remote_id and document.is_complete
+    assert len(portal_on_sandbox.requests()) == before
     page = carol_client.get(reverse("invoices:detail", args=[document.pk])).content.decode()
     assert 'id="send-document"' in page and 'id="delete-document"' in page
+    assert 'id="edit-document"' in page
 
     carol_client.post(reverse("invoices:send", args=[document.pk]))
     document.refresh_from_db()
-    assert document.state == State.TRANSIT
+    assert document.state == State.TRANSIT and document.remote_id
     assert settle(portal_on_sandbox, seller.key, document).state == State.SENT
     # A second click on an old page changes nothing and calls nothing.
     before = len(portal_on_sandbox.requests())
@@ -129,6 +133,8 @@ def test_it_says_why_a_send_to_a_buyer_not_on_peppol_failed_and_resends(
 
 def test_it_deletes_a_draft_here_and_at_the_api(carol_client, seller, portal_on_sandbox):
     document = send_invoice(carol_client, "INV-X1", action="save")
+    outbound.ensure_remote(document)  # e.g. a send that e-invoice.be refused at the send step
+    assert document.remote_id
     response = carol_client.post(reverse("invoices:delete", args=[document.pk]))
     assert response.status_code == 302
     assert not Document.objects.filter(pk=document.pk).exists()
@@ -137,7 +143,7 @@ def test_it_deletes_a_draft_here_and_at_the_api(carol_client, seller, portal_on_
 
 
 def test_it_downloads_the_ubl(carol_client, seller, buyer):
-    document = send_invoice(carol_client, "INV-U1", action="save")
+    document = send_invoice(carol_client, "INV-U1")
     response = carol_client.get(reverse("invoices:ubl", args=[document.pk]))
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="INV-U1.xml"'
@@ -426,26 +432,26 @@ def test_a_429_from_the_tenant_api_says_how_long_to_wait_and_the_action_works_la
     portal_on_sandbox.configure(time_scale=30)
     portal_on_sandbox.set_behaviour(tenant_rate_per_minute=3, retry_after=retry_after)
     window = 2.0
-    body = editor_post([line()], action="save", invoice_id="INV-R1")
+    body = editor_post([line()], action="validate", invoice_id="INV-R1")
 
-    # Saving a draft: refused, nothing created here or there, the page says when to retry.
+    # Checking it: refused, the page says when to retry.
     wait = use_up_the_tenant_quota(portal_on_sandbox, seller.key)
     page = carol_client.post(NEW, body).content.decode()
     expected = f"please wait {int(wait)} second" if wait else "please wait a minute"
     assert "too many requests" in page and expected in page and "Nothing was done" in page
     assert not Document.objects.filter(invoice_id="INV-R1").exists()
-    assert remote_documents_when_allowed(portal_on_sandbox, seller.key, "INV-R1", window) == set()
     time.sleep(wait or window)
-    assert carol_client.post(NEW, body).status_code == 302
+    # Saving it needs no call.
+    assert carol_client.post(NEW, {**body, "action": "save"}).status_code == 302
     draft = Document.objects.get(invoice_id="INV-R1")
-    assert draft.remote_id
 
-    # Sending it: the same.
+    # Sending it: the same; nothing is created there while refused.
     wait = use_up_the_tenant_quota(portal_on_sandbox, seller.key)
     page = carol_client.post(reverse("invoices:send", args=[draft.pk]), follow=True)
     assert "too many requests" in page.content.decode()
     draft.refresh_from_db()
     assert draft.state == State.DRAFT
+    assert remote_documents_when_allowed(portal_on_sandbox, seller.key, "INV-R1", window) == set()
     time.sleep(wait or window)
     page = carol_client.post(reverse("invoices:send", args=[draft.pk]), follow=True)
     assert "is on its way" in page.content.decode()
@@ -523,7 +529,7 @@ def test_a_refused_create_shows_the_apis_words_and_each_issue_at_its_input(
     # The 406 body is {"detail"} only (the OpenAPI file): the issues come from validate/json.
     body = editor_post(
         [line()],
-        action="save",
+        action="send",
         invoice_id="INV-406",
         payment_term="",
         payment_reference="+++010/8068/17184+++",
@@ -531,11 +537,17 @@ def test_a_refused_create_shows_the_apis_words_and_each_issue_at_its_input(
     before = len(portal_on_sandbox.requests())
     shown = blocks(carol_client.post(NEW, body))
     assert (
-        "nothing was created or sent: Document is not valid according to Peppol BIS"
+        "kept here as a draft and was not sent: Document is not valid according to Peppol BIS"
         in (shown["api-error"])
     )
     assert "give a due date" in shown["field-due_date"]
     assert "check digits" in shown["field-payment_reference"]
     calls = [(r["method"], r["path"], r["status"]) for r in portal_on_sandbox.requests()[before:]]
     assert calls == [("POST", "/api/documents/", 406), ("POST", "/api/validate/json", 201)]
-    assert not Document.objects.filter(invoice_id="INV-406").exists()
+    # The draft is kept (one, without a remote twin); the page now edits that draft.
+    draft = Document.objects.get(invoice_id="INV-406")
+    assert draft.state == State.DRAFT and not draft.remote_id
+    page = carol_client.post(NEW, body).content.decode()
+    assert "already have a document with number INV-406" in page
+    edit = reverse("invoices:edit", args=[draft.pk])
+    assert f'action="{edit}"' in carol_client.get(edit).content.decode()

@@ -295,8 +295,10 @@ def test_it_works_without_javascript_enter_checks_and_row_buttons_come_back_to_t
 def test_it_disables_what_needs_the_key_and_says_so_once(carol_client, acme):
     page = carol_client.get(NEW).content.decode()
     assert page.count("Ask your reseller to issue a new key") == 1
-    for button in ("validate", "save", "send", "peppol-check-button"):
+    for button in ("validate", "send", "peppol-check-button"):
         assert re.search(rf'<button[^>]*id="{button}"[^>]*disabled', page), button
+    # A draft is kept here: saving it needs no key.
+    assert not re.search(r'<button[^>]*id="save"[^>]*disabled', page)
     # A post from a page opened before the key was revoked: the banner, not twice the message.
     page = carol_client.post(NEW, editor_post([line()], action="send")).content.decode()
     assert page.count("Ask your reseller to issue a new key") == 1

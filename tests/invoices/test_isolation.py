@@ -20,6 +20,8 @@ DOCUMENT_URLS = [
     ("get", "invoices:add_attachment", {}),
     ("post", "invoices:add_attachment", {}),
     ("post", "invoices:add_attachment", {"HTTP_HX_REQUEST": "true"}),
+    ("get", "invoices:edit", {}),
+    ("post", "invoices:edit", {}),
 ]
 # URLs of one file of a document: (method, url name).
 ATTACHMENT_URLS = [
