@@ -204,8 +204,8 @@ class Document(models.Model):
     @property
     def can_edit(self) -> bool:
         """A draft opens in the editor again, as often as the customer likes (not while a send
-        of it is under way)."""
-        return self.can_send and self.sending_since is None
+        of it is under way). An uploaded file is sent as it is: it has no editor."""
+        return self.can_send and self.sending_since is None and self.origin == self.Origin.EDITOR
 
     @property
     def can_credit(self) -> bool:
