@@ -8,10 +8,16 @@ from django.urls import reverse
 from jobs.models import JobState
 from jobs.signals import job_finished
 from notifications.emit import emit
-from notifications.models import Event, WebhookDelivery
 
-# The notifications' own jobs: a failed delivery is on the delivery log, not a new event.
-OWN = (Event, WebhookDelivery)
+# The jobs whose failure is news: those staff start or wait on. Not the notifications' own
+# (a failed delivery is on the delivery log) nor the usage collection's (a tenant without a
+# usable key is on the dashboard, and would be one email per such tenant).
+TOLD = {
+    "tenants.onboardingjob",
+    "tenants.keyrotation",
+    "tenants.peppolwatch",
+    "tenants.handoverjob",
+}
 
 
 def _job_path(job) -> str:
@@ -29,7 +35,7 @@ def _job_path(job) -> str:
 
 @receiver(job_finished)
 def on_job_finished(sender, job, **kwargs) -> None:
-    if isinstance(job, OWN):
+    if sender._meta.label_lower not in TOLD:
         return
     tenant = getattr(job, "tenant", None)
     if job.state == JobState.FAILED:
@@ -47,8 +53,7 @@ def on_job_finished(sender, job, **kwargs) -> None:
                 },
             },
         )
-    batch_id = getattr(job, "batch_id", None)
-    if batch_id:
+    if sender._meta.label_lower == "tenants.onboardingjob" and job.batch_id:
         _batch_finished(job.batch)
 
 

@@ -321,10 +321,16 @@ def test_reencrypt_secrets_moves_every_key_to_the_newest_key(settings, acme):
     key = ApiKey(tenant=acme, remote_id="key_1", name="k")
     key.set_value(KEY)
     key.save()
+    from notifications.models import WebhookEndpoint
+
+    hook = WebhookEndpoint(url="https://erp.example/hooks")
+    hook.set_secret("whsec_erp")
+    hook.save()
     settings.FIELD_ENCRYPTION_KEYS = [new, old]
     call_command("reencrypt_secrets")
     settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key is gone: the value must still read
     assert ApiKey.objects.get(pk=key.pk).reveal_value() == KEY
+    assert WebhookEndpoint.objects.get().reveal_secret() == "whsec_erp"
     assert AuditEntry.objects.filter(action="secrets.reencrypt", outcome="success").exists()
 
 

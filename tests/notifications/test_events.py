@@ -93,3 +93,17 @@ def test_it_says_once_a_day_that_a_tenants_credit_runs_low(alice, acme, globex):
     [message] = mail.outbox
     assert message.to == [alice.email]
     assert "acme is running low: 12 credits left, about 3.0 days" in message.body
+
+
+def test_it_keeps_quiet_about_the_usage_collections_failures(alice, acme):
+    from usage.models import UsageCollection
+
+    collection = UsageCollection.objects.create(tenant=acme)
+    claimed = runner.claim(UsageCollection, collection.pk)
+
+    def step(_job):
+        raise runner.PermanentFailure("No usable key.")
+
+    runner.execute(claimed, step)
+    assert UsageCollection.objects.get().state == "failed"
+    assert not Event.objects.exists()

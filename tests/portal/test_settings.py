@@ -141,3 +141,30 @@ def test_it_refuses_to_start_with_a_misspelt_boolean():
     )  # fmt: skip
     assert done.returncode != 0
     assert "REQUIRE_STAFF_2FA='ture' is not a boolean" in done.stderr
+
+
+def test_it_reads_smtp_settings_from_one_email_url(monkeypatch):
+    monkeypatch.setenv("EMAIL_URL", "smtp://mailer:s%40cret@mx.example.com:587/?tls=True")
+    config = envvars.env_email("EMAIL_URL", "filemail://")
+    assert config["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert (config["EMAIL_HOST"], config["EMAIL_PORT"]) == ("mx.example.com", 587)
+    assert config["EMAIL_HOST_USER"] == "mailer"
+    assert config["EMAIL_HOST_PASSWORD"] == "s@cret"  # noqa: S105 - unquoted from the URL
+    assert config["EMAIL_USE_TLS"] and not config["EMAIL_USE_SSL"]
+    monkeypatch.setenv("EMAIL_URL", "smtp+ssl://mx.example.com:465")
+    assert envvars.env_email("EMAIL_URL", "filemail://")["EMAIL_USE_SSL"]
+
+
+def test_it_writes_emails_to_files_by_default(monkeypatch):
+    monkeypatch.delenv("EMAIL_URL", raising=False)
+    config = envvars.env_email("EMAIL_URL", "filemail://")
+    assert config["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend"
+    assert config["EMAIL_FILE_PATH"] == ""  # settings.py makes it var/mail/
+
+
+@pytest.mark.parametrize("url", ["consolemail://", "foo://mx.example.com", "mx.example.com"])
+def test_it_refuses_an_email_url_that_would_log_emails_or_means_nothing(monkeypatch, url):
+    # consolemail:// would print every one-time link (invitations, resets) to the logs.
+    monkeypatch.setenv("EMAIL_URL", url)
+    with pytest.raises(ImproperlyConfigured, match="EMAIL_URL"):
+        envvars.env_email("EMAIL_URL", "filemail://")
