@@ -21,7 +21,8 @@ from invoices.rendering import file_stem, readable
 def document(request: HttpRequest, pk: int) -> HttpResponse:
     """The document as it reads on paper (prints as such, too)."""
     doc = document_of(request, pk)
-    return render(request, "invoices/document.html", {"view": readable(doc), "document": doc})
+    ctx = {"view": readable(doc), "document": doc, "attachments": doc.attachments.all()}
+    return render(request, "invoices/document.html", ctx)
 
 
 @customer_required

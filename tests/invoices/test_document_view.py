@@ -6,6 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from invoices.models import Attachment
 from tests.invoices.documents_fixtures import received_invoice, sent_credit_note
 
 
@@ -58,3 +59,13 @@ def test_the_detail_page_links_to_the_document_and_its_pdf(dutch, acme):
     body = dutch.get(reverse("invoices:detail", args=[doc.pk])).content.decode()
     assert f'href="{reverse("invoices:document", args=[doc.pk])}"' in body
     assert f'href="{reverse("invoices:pdf", args=[doc.pk])}"' in body
+
+
+def test_the_files_that_came_with_it_are_listed_for_download(dutch, acme):
+    doc = received_invoice(acme)
+    file = Attachment.objects.create(
+        document=doc, remote_id="att-1", file_name="Leveringsbon.pdf", file_type="application/pdf"
+    )
+    body = dutch.get(reverse("invoices:document", args=[doc.pk])).content.decode()
+    assert f'href="{reverse("invoices:attachment", args=[doc.pk, file.pk])}"' in body
+    assert "Bijlagen" in body and "Leveringsbon.pdf" in body
