@@ -162,7 +162,7 @@ def upsert_inbound(tenant: Tenant, remote: Any) -> tuple[Document, bool]:
                 code=timeline.RECEIVED,
                 params={"sender": document.vendor_name or "?"},
             )
-            notify.document_received(document)
+            notify.document("document.received", document)
     except IntegrityError:
         # A concurrent webhook and inbox pull mirrored it first.
         return Document.objects.get(tenant=tenant, remote_id=remote.id), False

@@ -92,7 +92,7 @@ def advance(
                 # With the change, in its transaction: the staff and the customer hear once.
                 document.state = new_state
                 document.failure_reason = updates.get("failure_reason", document.failure_reason)
-                notify.document_failed(document)
+                notify.document("document.failed", document)
     if changed:
         # The UPDATE's values, known here: no need to read the row back.
         document.state = new_state

@@ -102,6 +102,16 @@ def claim(model: type[J], pk: int) -> J | None:
     return _step_started(model.objects.get(pk=pk))
 
 
+def claim_and_execute(
+    model: type[J], pk: int, step: Callable[[J], bool], *, on_failure=None
+) -> J | None:
+    """A worker's whole run of a job that needs no quota wait: claim it, run its steps."""
+    job = claim(model, pk)
+    if job is not None:
+        execute(job, step, on_failure=on_failure)
+    return job
+
+
 def _step_started(job: J) -> J:
     # The calls this thread had been granted when the run took up its current step.
     job._calls_before_step = ratelimit.granted_here()

@@ -59,22 +59,9 @@ def document_data(document) -> dict[str, Any]:
     }
 
 
-def document_failed(document) -> None:
-    emit(
-        "document.failed",
-        f"document.failed:{document.pk}",
-        tenant=document.tenant,
-        data=document_data(document),
-    )
-
-
-def document_received(document) -> None:
-    emit(
-        "document.received",
-        f"document.received:{document.pk}",
-        tenant=document.tenant,
-        data=document_data(document),
-    )
+def document(kind: str, document) -> None:
+    """document.failed (a send ended FAILED) or document.received (one arrived)."""
+    emit(kind, f"{kind}:{document.pk}", tenant=document.tenant, data=document_data(document))
 
 
 def credit_low(tenant, usage, today) -> None:

@@ -20,11 +20,7 @@ from notifications.models import DigestItem, Event, WebhookDelivery, WebhookEndp
 
 
 def run(event_id: int) -> Event | None:
-    event = runner.claim(Event, event_id)
-    if event is None:
-        return None
-    runner.execute(event, fan_out)
-    return event
+    return runner.claim_and_execute(Event, event_id, fan_out)
 
 
 def recipients(event: Event) -> list:

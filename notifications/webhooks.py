@@ -118,11 +118,7 @@ def backoff(attempts: int) -> float:
 
 
 def run(delivery_id: int) -> WebhookDelivery | None:
-    delivery = runner.claim(WebhookDelivery, delivery_id)
-    if delivery is None:
-        return None
-    runner.execute(delivery, attempt)
-    return delivery
+    return runner.claim_and_execute(WebhookDelivery, delivery_id, attempt)
 
 
 def attempt(delivery: WebhookDelivery) -> bool:

@@ -61,11 +61,7 @@ def last_job(batch: BulkOnboarding, action: str) -> HandoverJob | None:
 
 
 def run(job_id: int) -> HandoverJob | None:
-    job = runner.claim(HandoverJob, job_id)
-    if job is None:
-        return None
-    runner.execute(job, step, on_failure=release_rows)
-    return job
+    return runner.claim_and_execute(HandoverJob, job_id, step, on_failure=release_rows)
 
 
 def step(job: HandoverJob) -> bool:
