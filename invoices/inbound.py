@@ -130,6 +130,22 @@ def _adjustments(document: Document, remote: Any) -> list[AllowanceCharge]:
     return rows
 
 
+def store_remote(tenant: Tenant, remote: Any, **fields: Any) -> Document:
+    """A document as e-invoice.be returns it, as a local row with its lines, allowances and
+    charges (the caller's transaction; received documents and uploaded UBL files alike)."""
+    document = Document.objects.create(
+        tenant=tenant, remote_id=remote.id, **{**_header(remote), **fields}
+    )
+    lines = DocumentLine.objects.bulk_create(_lines(document, remote))
+    adjustments = AllowanceCharge.objects.bulk_create(_adjustments(document, remote))
+    document.line_total = sum((ln.amount for ln in lines), Decimal("0.00"))
+    for kind, total in (("allowance", "allowance_total"), ("charge", "charge_total")):
+        amounts = (a.amount for a in adjustments if a.kind == kind)
+        setattr(document, total, sum(amounts, Decimal("0.00")))
+    document.save(update_fields=["line_total", "allowance_total", "charge_total"])
+    return document
+
+
 def upsert_inbound(tenant: Tenant, remote: Any) -> tuple[Document, bool]:
     """Mirror one received document (idempotent by remote id)."""
     existing = Document.objects.filter(tenant=tenant, remote_id=remote.id).first()
@@ -138,22 +154,14 @@ def upsert_inbound(tenant: Tenant, remote: Any) -> tuple[Document, bool]:
     received_at = remote.created_at if isinstance(remote.created_at, datetime) else timezone.now()
     try:
         with transaction.atomic():
-            document = Document.objects.create(
-                tenant=tenant,
+            document = store_remote(
+                tenant,
+                remote,
                 direction=Direction.INBOUND,
                 state=State.RECEIVED,
-                remote_id=remote.id,
                 state_changed_at=received_at,
-                **_header(remote),
             )
-            lines = DocumentLine.objects.bulk_create(_lines(document, remote))
-            adjustments = AllowanceCharge.objects.bulk_create(_adjustments(document, remote))
             attachments.mirror_received(document, remote)
-            document.line_total = sum((ln.amount for ln in lines), Decimal("0.00"))
-            for kind, total in (("allowance", "allowance_total"), ("charge", "charge_total")):
-                amounts = (a.amount for a in adjustments if a.kind == kind)
-                setattr(document, total, sum(amounts, Decimal("0.00")))
-            document.save(update_fields=["line_total", "allowance_total", "charge_total"])
             DocumentEvent.objects.create(
                 document=document,
                 at=received_at,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from invoices import attachment_views, document_views, views
+from invoices import attachment_views, document_views, upload_views, views
 
 app_name = "invoices"
 urlpatterns = [
@@ -11,6 +11,9 @@ urlpatterns = [
     path("new/totals/", views.totals, name="totals"),
     path("peppol-check/", views.peppol_check, name="peppol_check"),
     path("participants/", views.participants, name="participants"),
+    path("upload/", upload_views.upload_file, name="upload"),
+    path("upload/pdf/<str:task_id>/", upload_views.conversion, name="conversion"),
+    path("upload/pdf/<str:task_id>/send/", upload_views.send_conversion, name="send_conversion"),
     path("archive/", document_views.archive_export, name="archive"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/state/", views.state, name="state"),
