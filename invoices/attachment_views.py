@@ -81,11 +81,7 @@ def add(request: HttpRequest, pk: int) -> HttpResponse:
     form = AttachmentForm(request.POST, request.FILES, document=document)
     if not form.is_valid():
         return _answer(request, document, form, status=400)
-    try:
-        attachments.add(document, form.checked, request.user)
-    except ApiError as exc:
-        form.add_error("file", error_text(exc, document.tenant) or str(exc))
-        return _answer(request, document, form, status=400)
+    attachments.add(document, form.checked, request.user)
     if not request.htmx:  # the partial shows the new file itself
         messages.success(request, _("%(name)s attached.") % {"name": form.checked.name})
     return _answer(request, document)
@@ -97,13 +93,9 @@ def remove(request: HttpRequest, pk: int, attachment_pk: int) -> HttpResponse:
     document, attachment = _file_of(request, pk, attachment_pk)
     if not attachments.can_change(document):
         raise Http404
-    try:
-        attachments.remove(document, attachment, request.user)
-    except ApiError as exc:
-        messages.error(request, error_text(exc, document.tenant) or str(exc))
-    else:
-        if not request.htmx:
-            messages.success(request, _("%(name)s removed.") % {"name": attachment.file_name})
+    attachments.remove(document, attachment, request.user)
+    if not request.htmx:
+        messages.success(request, _("%(name)s removed.") % {"name": attachment.file_name})
     return _answer(request, document)
 
 

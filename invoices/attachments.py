@@ -3,8 +3,8 @@
 A customer adds files (a PDF copy, a timesheet) to a draft before sending. e-invoice.be
 embeds the files of `POST /api/documents/` in the document's UBL, so they reach the buyer
 over Peppol; its `POST /api/documents/{id}/attachments` does not (the OpenAPI file says the
-files are then only stored at e-invoice.be), so the portal never uses it. A draft that exists
-there already is therefore replaced by one with the files (create, then delete the old one).
+files are then only stored at e-invoice.be), so the portal never uses it. The files are part of
+a draft's content: a draft that exists there already is replaced at the send by one with them.
 
 The types are those Peppol BIS Billing 3.0 allows for an attached document (BT-125 MIME
 codes). e-invoice.be's OpenAPI file and guide give no size limit; the sandbox refuses more
@@ -28,7 +28,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
-from einvoice.errors import ApiError, NotFound
+from einvoice.errors import NotFound
 from einvoice.tenant import TenantApi
 from invoices import states, timeline
 from invoices.models import Attachment, Document, DocumentEvent
@@ -151,29 +151,10 @@ def payload_entries(document: Document) -> list[dict[str, Any]]:
     ]
 
 
-def _replace_remote(document: Document, user) -> None:
-    """The draft exists at e-invoice.be without the change: create it again with its files,
-    then delete the old one. If the create fails nothing changed there (the caller undoes the
-    local change); a delete that fails leaves an unused draft there, which is logged."""
-    from invoices import pdf  # both import modules that import this one
-    from invoices.payload import payload_of
-
-    api = TenantApi(document.tenant)
-    old = document.remote_id
-    remote = api.create_document(pdf.with_attachment(document, payload_of(document)))
-    Document.objects.filter(pk=document.pk).update(remote_id=remote.id)
-    document.remote_id = remote.id
-    try:
-        api.delete_document(old)
-    except NotFound:
-        pass
-    except ApiError as exc:
-        log.warning("document %s: old draft %s not deleted: %s", document.pk, old, exc)
-
-
 def add(document: Document, checked: CheckedFile, user=None) -> Attachment:
-    """Keep the file with the draft; a draft at e-invoice.be is replaced by one with it.
-    An API error leaves the draft as it was and is raised."""
+    """Keep the file with the draft. Nothing is asked of e-invoice.be: the send creates the
+    document with its files (a draft there of an older content is replaced then, see
+    `outbound.ensure_remote`: the files are part of the content)."""
     attachment = Attachment.objects.create(
         document=document,
         file_name=checked.name,
@@ -182,12 +163,6 @@ def add(document: Document, checked: CheckedFile, user=None) -> Attachment:
         sha256=hashlib.sha256(checked.content).hexdigest(),
         content=checked.content,
     )
-    if document.remote_id:
-        try:
-            _replace_remote(document, user)
-        except ApiError:
-            attachment.delete()
-            raise
     states.note(
         document,
         source=DocumentEvent.Source.PORTAL,
@@ -199,15 +174,8 @@ def add(document: Document, checked: CheckedFile, user=None) -> Attachment:
 
 
 def remove(document: Document, attachment: Attachment, user=None) -> None:
-    """Take a file off a draft (also at e-invoice.be, by replacing the draft there)."""
-    kept = {f.name: getattr(attachment, f.name) for f in Attachment._meta.concrete_fields if f.name}
+    """Take a file off a draft (the send then creates the document without it)."""
     attachment.delete()
-    if document.remote_id:
-        try:
-            _replace_remote(document, user)
-        except ApiError:
-            Attachment.objects.create(**kept)
-            raise
     states.note(
         document,
         source=DocumentEvent.Source.PORTAL,
