@@ -1,4 +1,5 @@
-"""Demo logins (admin, operator, two customers) and demo tenants created through the API."""
+"""Demo logins (admin, operator, two customers), demo tenants created through the API, and the
+demo customers' documents in every state (invoices.demo)."""
 
 from django.core.management.base import BaseCommand
 
@@ -31,9 +32,18 @@ class Command(BaseCommand):
             tenants = []
         customers = [t for t in tenants if not t.test_mode][: len(DEMO_CUSTOMERS)]
         logins = [(u, p, r.label) for u, p, r in DEMO_STAFF]
+        customer_logins = []
         for (username, password), tenant in zip(DEMO_CUSTOMERS, customers, strict=False):
-            self._ensure_user(username, password, Role.CUSTOMER, tenant)
+            user = self._ensure_user(username, password, Role.CUSTOMER, tenant)
+            customer_logins.append((user, tenant))
             logins.append((username, password, f"{Role.CUSTOMER.label} of {tenant.name}"))
+
+        from invoices.demo import seed_demo_documents
+
+        try:
+            seed_demo_documents(customer_logins)
+        except Exception as e:  # the sandbox may be down; the logins still work
+            self.stderr.write(self.style.WARNING(f"Demo documents not created: {e}"))
 
         self.stdout.write(self.style.SUCCESS("Demo logins:"))
         for username, password, label in logins:
