@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -222,3 +222,19 @@ def seek_page(
         page.next_cursor = "" if page.is_last else _cursor("a", found[-1], keys)
         page.previous_cursor = "" if page.is_first else _cursor("b", found[0], keys)
     return page
+
+
+def walk(qs: QuerySet, ordering: Sequence[str], *, size: int = 500) -> Iterator:
+    """Every row of `qs` in `ordering`, read `size` rows at a time by seeking (an export of
+    a large list: each read costs the same, and no count is made)."""
+    keys = _keys(ordering)
+    nullable = [_nullable(qs.model, k.name) for k in keys]
+    rows = qs.order_by(*(k.order_by(null) for k, null in zip(keys, nullable, strict=True)))
+    values: list | None = None
+    while True:
+        chunk = list((rows if values is None else _beyond(rows, keys, nullable, values))[:size])
+        yield from chunk
+        if len(chunk) < size:
+            return
+        last = chunk[-1]
+        values = [getattr(last, "pk" if k.name == "pk" else k.name) for k in keys]

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from einvoice import quota as ratelimit
 from jobs.models import JobState
+from tenants.models.bulk import BulkItem
 from tenants.models.jobs import KeyRotation, OnboardingJob, OnboardingStep, RotationPhase
 from tenants.models.watch import PeppolWatch
 
@@ -34,8 +35,10 @@ logger = logging.getLogger(__name__)
 CALLS_PER_ONBOARDING = 3
 
 
-def calls_left(job: KeyRotation | OnboardingJob | PeppolWatch) -> int:
+def calls_left(job: KeyRotation | OnboardingJob | PeppolWatch | BulkItem) -> int:
     """Admin API calls the job's next run makes when nothing goes wrong."""
+    if isinstance(job, BulkItem):
+        return job.calls_left
     if isinstance(job, PeppolWatch):
         return 1  # the registration, when the look-up (tenant API) finds the ID free
     # A step claimed before (step_attempts >= 1) may be half-done: its next run reads first.
@@ -60,11 +63,13 @@ def _task_for(model):
         KeyRotation: tasks.run_rotation,
         PeppolWatch: tasks.run_peppol_watch,
         OnboardingJob: tasks.run_onboarding,
+        BulkItem: tasks.run_bulk_item,
     }[model]
 
 
-# Rotations first (few, and a tenant waits on them), then watches (one call each, rare).
-MODELS = (KeyRotation, PeppolWatch, OnboardingJob)
+# Rotations first (few, and a tenant waits on them), then watches (one call each, rare);
+# bulk actions' items last, behind the onboardings a customer waits on.
+MODELS = (KeyRotation, PeppolWatch, OnboardingJob, BulkItem)
 
 
 def _active() -> Q:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import password_validators_help_texts
 from django.utils.translation import gettext as _
@@ -17,6 +18,7 @@ from einvoice.errors import ApiError, Invalid
 from tenants import checks as tenant_checks
 from tenants.identifiers import COUNTRIES, clean_tenant_fields, peppol_warnings
 from tenants.models import PeppolState, Tenant
+from tenants.models.bulk import ADMIN_KINDS, BulkKind
 
 
 class ApiErrorsMixin:
@@ -301,6 +303,41 @@ class TenantFilterForm(forms.Form):
             ("-key_age", gettext_lazy("Newest key")),
         ],
     )
+    # The fleet's filters (tenants.listing): key age, activity, failures.
+    key_age = forms.ChoiceField(
+        label=gettext_lazy("Key age"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Any")),
+            ("none", gettext_lazy("No current key")),
+            ("30", gettext_lazy("Older than 30 days")),
+            ("90", gettext_lazy("Older than 90 days")),
+            ("180", gettext_lazy("Older than 180 days")),
+            ("365", gettext_lazy("Older than a year")),
+        ],
+    )
+    activity = forms.ChoiceField(
+        label=gettext_lazy("Activity"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Any")),
+            ("active", gettext_lazy("Documents in the last 30 days")),
+            ("idle", gettext_lazy("No document in 30 days")),
+            ("never", gettext_lazy("Never a document")),
+        ],
+    )
+    failures = forms.ChoiceField(
+        label=gettext_lazy("Failures (30 days)"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Any")),
+            ("any", gettext_lazy("A failed job or delivery")),
+            ("jobs", gettext_lazy("A failed job")),
+            ("deliveries", gettext_lazy("A failed delivery")),
+        ],
+    )
+    # The sort last, whatever fields are added above.
+    field_order = ["q", "peppol", "deleted", "test_mode", "due", "key_age", "activity", "failures"]
 
 
 AUDIT_FIRST_DAY = date(2000, 1, 1)
@@ -390,6 +427,13 @@ class BulkUploadForm(forms.Form):
         return upload
 
 
+class CorrectionUploadForm(forms.Form):
+    """The corrected rows of a batch (its "rows to correct" file, fixed)."""
+
+    file = BulkUploadForm.base_fields["file"]
+    clean_file = BulkUploadForm.clean_file
+
+
 class RotationPolicyForm(forms.Form):
     rotation_days = forms.IntegerField(
         label=gettext_lazy("Rotate the key every (days)"),
@@ -398,3 +442,66 @@ class RotationPolicyForm(forms.Form):
         max_value=3650,
         help_text=gettext_lazy("Leave empty for the default policy."),
     )
+
+
+# --- bulk actions on the tenant list (tenants.bulk_actions) -----------------------------------
+ROTATION_DAYS_MAX = 3650
+
+
+class BulkActionForm(forms.Form):
+    action = forms.ChoiceField(
+        label=gettext_lazy("Action"),
+        choices=[("", gettext_lazy("Choose an action…")), *BulkKind.choices],
+    )
+    tenant = forms.ModelMultipleChoiceField(
+        label=gettext_lazy("Tenants"),
+        queryset=Tenant.objects.all(),
+        required=False,
+        widget=forms.MultipleHiddenInput,
+    )
+    all_matching = forms.BooleanField(label=gettext_lazy("All matching the filter"), required=False)
+    query = forms.CharField(required=False, widget=forms.HiddenInput, max_length=2000)
+    rotation_days = forms.IntegerField(
+        label=gettext_lazy("Rotate keys every (days)"),
+        required=False,
+        min_value=1,
+        max_value=ROTATION_DAYS_MAX,
+        help_text=gettext_lazy("For “Set the rotation policy”."),
+    )
+    language = forms.ChoiceField(
+        label=gettext_lazy("Language of the emails"),
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text=gettext_lazy("For invitations and key links."),
+    )
+
+    def __init__(self, *args, user=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self) -> dict:
+        data = super().clean()
+        kind = data.get("action")
+        if not data.get("all_matching") and not data.get("tenant") and "tenant" not in self.errors:
+            self.add_error(
+                "tenant", _("Choose at least one tenant, or all tenants matching the filter.")
+            )
+        if kind == BulkKind.POLICY and data.get("rotation_days") is None:
+            if "rotation_days" not in self.errors:
+                self.add_error("rotation_days", _("Give the number of days between rotations."))
+        if kind in ADMIN_KINDS and not getattr(self.user, "is_reseller_admin", False):
+            self.add_error("action", _("Only a reseller admin can do this."))
+        return data
+
+    def bar_fields(self) -> list:
+        """The fields of the bar above the list (the tenants are its checkboxes, the filter a
+        hidden field of the results)."""
+        return [self[name] for name in ("action", "all_matching", "rotation_days", "language")]
+
+    def params(self) -> dict:
+        kind = self.cleaned_data["action"]
+        if kind == BulkKind.POLICY:
+            return {"rotation_days": self.cleaned_data["rotation_days"]}
+        if kind in (BulkKind.INVITE, BulkKind.KEY_LINK):
+            return {"language": self.cleaned_data.get("language") or settings.LANGUAGE_CODE}
+        return {}

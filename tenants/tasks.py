@@ -12,7 +12,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from jobs import dispatcher
-from tenants import reconcile, rotation, watch
+from tenants import bulk_actions, reconcile, rotation, watch
 from tenants.onboarding import handover
 from tenants.onboarding import steps as onboarding
 
@@ -33,6 +33,12 @@ def run_rotation(rotation_id: int) -> None:
 @shared_task(ignore_result=True)
 def run_peppol_watch(watch_id: int) -> None:
     watch.run(watch_id)
+    dispatcher.dispatch()
+
+
+@shared_task(ignore_result=True)
+def run_bulk_item(item_id: int) -> None:
+    bulk_actions.run(item_id)
     dispatcher.dispatch()
 
 

@@ -4,6 +4,7 @@ from django.urls import path
 
 from tenants.views import (
     audit,
+    bulk,
     dashboard,
     handover,
     jobs,
@@ -22,6 +23,11 @@ app_name = "tenants"
 tenant_patterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("tenants/", tenant_views.tenant_list, name="tenant_list"),
+    path("tenants/export.csv", tenant_views.tenant_export, {"fmt": "csv"}, name="tenant_csv"),
+    path("tenants/export.xlsx", tenant_views.tenant_export, {"fmt": "xlsx"}, name="tenant_xlsx"),
+    path("tenants/bulk/", bulk.bulk_preview, name="bulk_preview"),
+    path("tenants/bulk/<int:pk>/", bulk.bulk_action, name="bulk_action"),
+    path("tenants/bulk/<int:pk>/run/", bulk.bulk_action_run, name="bulk_action_run"),
     path("tenants/new/", tenant_views.tenant_create, name="tenant_create"),
     path("tenants/suggest/", tenant_views.tenant_suggest, name="tenant_suggest"),
     path("tenants/<int:pk>/", tenant_views.tenant_detail, name="tenant_detail"),
@@ -56,7 +62,9 @@ job_patterns = [
     path("onboard/", onboarding.onboard, name="onboard"),
     path("onboard/csv/", onboarding.bulk_upload, name="bulk_upload"),
     path("onboard/csv/template.csv", onboarding.bulk_template, name="bulk_template"),
+    path("onboard/csv/history/", onboarding.bulk_history, name="bulk_history"),
     path("onboard/csv/<int:pk>/", onboarding.bulk_detail, name="bulk"),
+    path("onboard/csv/<int:pk>/corrections/", onboarding.bulk_corrections, name="bulk_corrections"),
     path("onboard/csv/<int:pk>/start/", onboarding.bulk_start, name="bulk_start"),
     path("onboard/csv/<int:pk>/retry/", onboarding.bulk_retry, name="bulk_retry"),
     path("onboard/csv/<int:pk>/invite/", onboarding.bulk_invite, name="bulk_invite"),

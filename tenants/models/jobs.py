@@ -79,9 +79,14 @@ class BulkOnboarding(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # A file of corrected rows for an earlier batch (its rows that were not onboarded).
+    corrects = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="corrections"
+    )
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["-created_at", "-id"], name="bulkonboarding_list")]
 
     def __str__(self) -> str:
         return f"{self.file_name} (#{self.pk})"

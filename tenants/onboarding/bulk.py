@@ -25,7 +25,7 @@ from core.spreadsheet import safe_row
 from jobs import dispatcher
 from jobs.models import JobState
 from tenants import checks
-from tenants.identifiers import clean_tenant_fields
+from tenants.identifiers import clean_tenant_fields, company_key
 from tenants.models import Tenant
 from tenants.models.jobs import BulkOnboarding, OnboardingJob
 from tenants.onboarding import steps as onboarding
@@ -226,6 +226,79 @@ def create_batch(upload, *, register_peppol: bool, user) -> BulkOnboarding:
     return BulkOnboarding.objects.create(
         file_name=upload.name[:200], rows=rows, register_peppol=register_peppol, created_by=user
     )
+
+
+def rows_to_correct(batch: BulkOnboarding) -> list[dict]:
+    """The rows that were not onboarded and need other values: those with errors, and
+    those whose job failed."""
+    failed = set(batch.jobs.filter(state=JobState.FAILED).values_list("row_number", flat=True))
+    return [r for r in batch.rows if r["errors"] or r["row"] in failed]
+
+
+def corrections_csv(batch: BulkOnboarding) -> str:
+    """The rows to correct, in the upload's columns as they were read: fix them in a
+    spreadsheet and upload the file as the batch's corrected rows."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    for r in rows_to_correct(batch):
+        writer.writerow(safe_row([r["data"].get(FIELD_OF[c], "") for c in COLUMNS]))
+    return out.getvalue()
+
+
+def create_correction(batch: BulkOnboarding, upload, *, user) -> BulkOnboarding:
+    """A file of corrected rows for `batch`: checked like any file, and a row of a company
+    the batch onboarded already is refused (it would be a second tenant)."""
+    rows = parse(upload.read())
+    done = {
+        company_key(n): line
+        for n, line in batch.jobs.filter(state=JobState.SUCCEEDED).values_list(
+            "company_number", "row_number"
+        )
+        if n
+    }
+    for r in rows:
+        line = done.get(company_key(r["data"].get("company_number") or ""))
+        if line is not None:
+            r["errors"].setdefault("company_number", []).append(
+                _("Line %(line)s of the first file onboarded this company already.")
+                % {"line": line}
+            )
+    if batch.register_peppol:
+        _preflight(rows)
+    correction = BulkOnboarding.objects.create(
+        file_name=upload.name[:200],
+        rows=rows,
+        register_peppol=batch.register_peppol,
+        created_by=user,
+        corrects=batch,
+    )
+    audit.record(
+        "onboarding.bulk_correct",
+        target=batch.file_name,
+        user=user,
+        changes={"rows": [None, len(rows)], "corrects": [None, batch.pk]},
+    )
+    return correction
+
+
+def history_counts(batches: list[BulkOnboarding]) -> None:
+    """Set each batch's rows, onboarded, failed, active and not sent, in one query."""
+    counts: dict[int, dict[str, int]] = {b.pk: {} for b in batches}
+    per_state = (
+        OnboardingJob.objects.filter(batch__in=batches)
+        .values_list("batch_id", "state")
+        .annotate(n=Count("id"))
+    )
+    for batch_id, state, n in per_state:
+        counts[batch_id][state] = n
+    for b in batches:
+        c = counts[b.pk]
+        b.row_count = len(b.rows)
+        b.onboarded = c.get(JobState.SUCCEEDED, 0)
+        b.failed = c.get(JobState.FAILED, 0)
+        b.active = sum(c.values()) - b.onboarded - b.failed
+        b.not_sent = b.row_count - sum(c.values())
 
 
 def _preflight(rows: list[dict]) -> None:

@@ -24,6 +24,7 @@ PARTIALS = {
     "bulk": "_bulk_status",
     "tenant_rotation": "_rotation_status",
     "sync": "_sync_report",
+    "bulk_action": "_bulk_action_status",
 }
 
 
@@ -66,11 +67,13 @@ def list_page(
     results: str,
     target: str,
     counted: QuerySet | None = None,
+    extra: dict | None = None,
 ) -> HttpResponse:
     """A filtered list in `ordering`, a page at a time; an htmx request aimed at the results
     (`target`) gets only the `results` partial. `query` keeps the filters in the page links."""
     page = seek_page(qs, request.GET.get("page"), ordering, counted=counted)
     ctx = {"form": form, "page": page, "query": page_query(request), "target": target}
+    ctx.update(extra or {})
     if request.htmx and request.htmx.target == target:
         return render(request, results, ctx)
     return render(request, template, ctx)

@@ -13,8 +13,9 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.access import admin_required, staff_required
+from core.paging import page_query, seek_page
 from tenants.checks import suggest_free_name
-from tenants.forms import BulkUploadForm, OnboardForm
+from tenants.forms import BulkUploadForm, CorrectionUploadForm, OnboardForm
 from tenants.models.jobs import BulkOnboarding, OnboardingJob
 from tenants.onboarding import bulk
 from tenants.onboarding import handover as batch_handover
@@ -80,6 +81,45 @@ def bulk_upload(request: HttpRequest) -> HttpResponse:
             return redirect("tenants:bulk", batch.pk)
     ctx = {"form": form, "columns": bulk.COLUMNS, "batches": BulkOnboarding.objects.all()[:10]}
     return render(request, "tenants/jobs/bulk_upload.html", ctx)
+
+
+@staff_required
+def bulk_history(request: HttpRequest) -> HttpResponse:
+    """Every CSV batch, newest first: who, when, its rows and what became of them."""
+    page = seek_page(
+        BulkOnboarding.objects.select_related("created_by", "corrects"),
+        request.GET.get("page"),
+        ("-created_at", "-pk"),
+    )
+    bulk.history_counts(page.object_list)
+    ctx = {"page": page, "query": page_query(request)}
+    return render(request, "tenants/jobs/bulk_history.html", ctx)
+
+
+@staff_required
+def bulk_corrections(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the batch's rows to correct, as a CSV; POST: the corrected rows, checked as a new
+    file that corrects this batch."""
+    batch = get_object_or_404(BulkOnboarding, pk=pk)
+    posted = request.method == "POST"
+    form = CorrectionUploadForm(request.POST, request.FILES) if posted else CorrectionUploadForm()
+    if posted:
+        if form.is_valid():
+            try:
+                correction = bulk.create_correction(
+                    batch, form.cleaned_data["file"], user=request.user
+                )
+            except bulk.CsvUnreadable as e:
+                form.add_error("file", str(e))
+            else:
+                return redirect("tenants:bulk", correction.pk)
+        ctx = {"batch": batch, "form": form}
+        return render(request, "tenants/jobs/bulk_corrections.html", ctx, status=400)
+    if request.GET.get("form"):
+        return render(request, "tenants/jobs/bulk_corrections.html", {"batch": batch, "form": form})
+    response = HttpResponse(bulk.corrections_csv(batch), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="onboarding-{batch.pk}-to-correct.csv"'
+    return response
 
 
 @staff_required

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.db.models import F, FilteredRelation, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,9 +19,16 @@ from core.models import AuditEntry
 from einvoice.errors import ApiError
 from einvoice.messages import explain
 from invoices.models import Direction, Document, State
-from tenants import checks, handover, keys, mirror, peppol
+from tenants import checks, handover, keys, listing, mirror, peppol
 from tenants.errors import InvalidFields
-from tenants.forms import SORTS, BusinessCardForm, KeyForm, TenantFilterForm, TenantForm
+from tenants.forms import (
+    SORTS,
+    BulkActionForm,
+    BusinessCardForm,
+    KeyForm,
+    TenantFilterForm,
+    TenantForm,
+)
 from tenants.identifiers import (
     clean_tenant_fields,
     infer_country,
@@ -96,17 +103,18 @@ def _usage_filtered(qs: QuerySet, data: dict) -> QuerySet:
     return qs
 
 
-def _tenant_queryset(form: TenantFilterForm) -> tuple[QuerySet, tuple[str, ...]]:
+def tenant_queryset(form: TenantFilterForm) -> tuple[QuerySet, tuple[str, ...]]:
     """The filtered tenants and the order to list them in."""
     data = valid_filters(form)
     qs = Tenant.objects.all()
     q = (data.get("q") or "").strip()
     if q:
         qs = _search(qs, q)
-    return _filtered(qs, data), SORTS.get(data.get("sort") or "name", SORTS["name"])
+    qs = listing.filtered(_filtered(qs, data), data)
+    return qs, SORTS.get(data.get("sort") or "name", SORTS["name"])
 
 
-def _with_current_key(qs: QuerySet) -> QuerySet:
+def with_current_key(qs: QuerySet) -> QuerySet:
     # A join, not a subquery per row: at most one current key per tenant (a constraint).
     return qs.select_related("peppol").annotate(
         current=FilteredRelation("api_keys", condition=Q(api_keys__is_current=True)),
@@ -118,17 +126,39 @@ def _with_current_key(qs: QuerySet) -> QuerySet:
 @staff_required
 def tenant_list(request: HttpRequest) -> HttpResponse:
     form = TenantFilterForm(request.GET or None)
-    qs, ordering = _tenant_queryset(form)
+    qs, ordering = tenant_queryset(form)
     return list_page(
         request,
         form,
-        _with_current_key(qs),
+        with_current_key(qs),
         ordering,
         "tenants/tenant_list.html",
         "tenants/_tenant_results.html",
         "tenant-results",
         counted=qs,
+        extra={"bulk_form": BulkActionForm(user=request.user), "selected": set()},
     )
+
+
+@staff_required
+def tenant_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The list's current filter (the same query string) as CSV or XLSX, every page."""
+    form = TenantFilterForm(request.GET or None)
+    qs, ordering = tenant_queryset(form)
+    table = listing.rows(with_current_key(qs), ordering)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    if fmt == "xlsx":
+        return FileResponse(
+            listing.xlsx_file(table, _("Tenants")),
+            as_attachment=True,
+            filename=f"tenants-{stamp}.xlsx",
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    response = StreamingHttpResponse(
+        listing.csv_lines(table), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="tenants-{stamp}.csv"'
+    return response
 
 
 # --- create / edit / delete -------------------------------------------------------------------

@@ -25,6 +25,7 @@ def no_broker():
         "run_onboarding",
         "run_rotation",
         "run_peppol_watch",
+        "run_bulk_item",
         "reconcile_mirror",
     )
     patches = [mock.patch.object(getattr(tasks, n), "delay") for n in names]

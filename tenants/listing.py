@@ -1,0 +1,175 @@
+"""The tenant list for work on many tenants: its fleet filters (key age, activity, failures)
+and the export of the current filter to CSV or XLSX.
+
+The export reads the list by seeking (core.paging.walk), a few hundred rows at a time, and
+writes each row as it is read: a fleet of 100 000 tenants costs the same memory as 500.
+It holds no secret: a key's fingerprint and age, never its value. Every cell goes through
+core.spreadsheet (text that a spreadsheet would run as a formula is written as text).
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import timedelta
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from core.paging import walk
+from core.spreadsheet import safe_row, xlsx_row
+from invoices.models import Direction, Document
+from invoices.models import State as DocumentState
+from jobs.models import JobState
+from tenants.models import PeppolRegistration, Tenant
+from tenants.models.jobs import KeyRotation, OnboardingJob
+from tenants.models.watch import PeppolWatch
+
+ACTIVITY_DAYS = 30
+FAILURE_DAYS = 30
+
+
+# --- filters ----------------------------------------------------------------------------------
+def _key_age(qs: QuerySet, value: str) -> QuerySet:
+    current = Q(api_keys__is_current=True, api_keys__revoked_at__isnull=True)
+    if value == "none":
+        return qs.exclude(pk__in=Tenant.objects.filter(current).values("pk"))
+    days = int(value)  # the form's choices: 30, 90, 180, 365
+    older = current & Q(api_keys__created_at__lte=timezone.now() - timedelta(days=days))
+    return qs.filter(pk__in=Tenant.objects.filter(older).values("pk"))
+
+
+def _activity(qs: QuerySet, value: str) -> QuerySet:
+    documents = Document.objects.filter(tenant=OuterRef("pk"))
+    if value == "never":
+        return qs.exclude(Exists(documents))
+    recent = Exists(
+        documents.filter(created_at__gte=timezone.now() - timedelta(days=ACTIVITY_DAYS))
+    )
+    return qs.filter(recent) if value == "active" else qs.exclude(recent)
+
+
+def failed_jobs(since) -> Q:
+    """Tenants with a job that failed since then: onboarding, key rotation, Peppol watch."""
+    failed = {"state": JobState.FAILED, "finished_at__gte": since}
+    condition = Q(pk__in=[])
+    for model in (OnboardingJob, KeyRotation, PeppolWatch):
+        condition |= Exists(model.objects.filter(tenant=OuterRef("pk"), **failed))
+    return condition
+
+
+def failed_deliveries(since) -> Q:
+    """Tenants with an outbound document that ended FAILED since then."""
+    return Exists(
+        Document.objects.filter(
+            tenant=OuterRef("pk"),
+            direction=Direction.OUTBOUND,
+            state=DocumentState.FAILED,
+            state_changed_at__gte=since,
+        )
+    )
+
+
+def _failures(qs: QuerySet, value: str) -> QuerySet:
+    since = timezone.now() - timedelta(days=FAILURE_DAYS)
+    if value == "jobs":
+        return qs.filter(failed_jobs(since))
+    if value == "deliveries":
+        return qs.filter(failed_deliveries(since))
+    return qs.filter(failed_jobs(since) | failed_deliveries(since))
+
+
+def filtered(qs: QuerySet, data: dict) -> QuerySet:
+    """The fleet filters of TenantFilterForm's cleaned data (a bad value was left out)."""
+    if data.get("key_age"):
+        qs = _key_age(qs, data["key_age"])
+    if data.get("activity"):
+        qs = _activity(qs, data["activity"])
+    if data.get("failures"):
+        qs = _failures(qs, data["failures"])
+    return qs
+
+
+# --- export -----------------------------------------------------------------------------------
+COLUMNS = [
+    "name",
+    "company_name",
+    "vat_number",
+    "company_number",
+    "peppol_id",
+    "peppol_state",
+    "test_mode",
+    "deleted",
+    "key_created",
+    "key_fingerprint",
+    "rotation_days",
+    "created",
+]
+
+
+def _peppol_state(tenant: Tenant) -> str:
+    try:
+        reg = tenant.peppol
+    except PeppolRegistration.DoesNotExist:
+        return "not_registered"
+    return "registered" if reg.registered else reg.state
+
+
+def _row(tenant: Tenant) -> list:
+    return [
+        tenant.name,
+        tenant.description,
+        tenant.company_tax_id,
+        tenant.company_number,
+        tenant.peppol_id,
+        _peppol_state(tenant),
+        "yes" if tenant.test_mode else "no",
+        "yes" if tenant.is_deleted else "no",
+        getattr(tenant, "current_key_created", None),
+        getattr(tenant, "current_key_fingerprint", "") or "",
+        tenant.rotation_days or "",
+        tenant.remote_created_at or tenant.created_at,
+    ]
+
+
+def rows(qs: QuerySet, ordering: Sequence[str]) -> Iterator[list]:
+    """The export's rows (header first) of the list `qs` in its order, read by seeking."""
+    yield list(COLUMNS)
+    for tenant in walk(qs, ordering):
+        yield _row(tenant)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(table: Iterable[list]) -> Iterator[str]:
+    """The rows as CSV lines, one at a time (a StreamingHttpResponse's content)."""
+    writer = csv.writer(_Echo())
+    for values in table:
+        yield writer.writerow(safe_row([_text(v) for v in values]))
+
+
+def _text(value: object) -> object:
+    if hasattr(value, "isoformat"):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    return value
+
+
+def xlsx_file(table: Iterable[list], title: str) -> tempfile.SpooledTemporaryFile:
+    """The rows as an XLSX workbook in a temporary file (in memory up to 8 MB), rewound.
+
+    A write-only workbook keeps no row once written; the file cannot be sent before it is
+    closed (a ZIP's directory comes last), so it is spooled, then streamed from there."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title[:31])
+    for values in table:
+        sheet.append(xlsx_row(sheet, values))
+    out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    workbook.save(out)
+    out.seek(0)
+    return out
