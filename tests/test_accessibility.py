@@ -120,6 +120,9 @@ def staff_pages(acme: Tenant, ids: dict[str, str]) -> list[tuple[str, str]]:
         ("audit", "/staff/audit/"),
         ("staff-documents", f"/invoices/tenant/{t}/"),
         ("staff-document", f"/invoices/tenant/{t}/{ids['sent']}/"),
+        ("notifications", "/staff/notifications/"),
+        ("webhook-endpoints", "/staff/notifications/webhooks/"),
+        ("webhook-deliveries", "/staff/notifications/deliveries/"),
         ("password", "/accounts/password/"),
         ("password-done", "/accounts/password/done/"),
         ("2fa-setup", "/accounts/two-factor/setup/"),
@@ -136,6 +139,7 @@ def customer_pages(ids: dict[str, str]) -> list[tuple[str, str]]:
         ("new-credit-note", "/invoices/new/credit-note/"),
         ("draft", f"/invoices/{ids['draft']}/"),
         ("sent", f"/invoices/{ids['sent']}/"),
+        ("notifications", "/notifications/"),
         ("key-reveal-gone", "/keys/reveal/no-such-token/"),
         ("403", "/staff/"),
     ]
