@@ -37,6 +37,12 @@ urlpatterns = [
     # Reseller staff: read-only.
     path("tenant/<int:tenant_id>/", views.staff_documents, name="staff_documents"),
     path("tenant/<int:tenant_id>/<int:pk>/", views.staff_detail, name="staff_detail"),
+    path(
+        "tenant/<int:tenant_id>/<int:pk>/document/",
+        document_views.staff_document,
+        name="staff_document",
+    ),
+    path("tenant/<int:tenant_id>/<int:pk>/pdf/", document_views.staff_pdf, name="staff_pdf"),
     # Called by e-invoice.be: authenticated by its signature, not by a login.
     path("webhooks/<str:token>/", views.webhook, name="webhook"),
 ]

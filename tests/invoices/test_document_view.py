@@ -69,3 +69,28 @@ def test_the_files_that_came_with_it_are_listed_for_download(dutch, acme):
     body = dutch.get(reverse("invoices:document", args=[doc.pk])).content.decode()
     assert f'href="{reverse("invoices:attachment", args=[doc.pk, file.pk])}"' in body
     assert "Bijlagen" in body and "Leveringsbon.pdf" in body
+
+
+def test_staff_read_the_document_and_its_pdf_of_the_tenant_they_open(client, alice, acme, globex):
+    doc = received_invoice(acme)
+    file = Attachment.objects.create(document=doc, file_name="Leveringsbon.pdf", content=b"%PDF-")
+    client.force_login(alice)
+    detail = client.get(reverse("invoices:staff_detail", args=[acme.pk, doc.pk])).content.decode()
+    page_url = reverse("invoices:staff_document", args=[acme.pk, doc.pk])
+    pdf_url = reverse("invoices:staff_pdf", args=[acme.pk, doc.pk])
+    assert f'href="{page_url}"' in detail and f'href="{pdf_url}"' in detail
+    page = client.get(page_url).content.decode()
+    assert "AL-2026-0042" in page and f'href="{pdf_url}"' in page
+    # Read-only: the files are named, not offered for download.
+    assert "Leveringsbon.pdf" in page
+    assert reverse("invoices:attachment", args=[doc.pk, file.pk]) not in page
+    assert client.get(pdf_url).content.startswith(b"%PDF-")
+    # Under another tenant's id the document is not there.
+    for name in ("invoices:staff_document", "invoices:staff_pdf"):
+        assert client.get(reverse(name, args=[globex.pk, doc.pk])).status_code == 404
+
+
+def test_customers_cannot_use_the_staff_pages(dutch, acme):
+    doc = received_invoice(acme)
+    for name in ("invoices:staff_document", "invoices:staff_pdf"):
+        assert dutch.get(reverse(name, args=[acme.pk, doc.pk])).status_code == 403
