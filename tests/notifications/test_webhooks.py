@@ -33,7 +33,7 @@ def test_it_signs_with_a_timestamp_the_receiver_checks():
     assert not webhooks.verify("whsec_x", header, body, now=1_700_000_600)
 
 
-def test_it_retries_with_backoff_after_a_500(acme, endpoint, receiver, settings):
+def test_it_retries_with_backoff_after_a_500(client, alice, acme, endpoint, receiver, settings):
     settings.NOTIFY_WEBHOOK_RETRY_BASE_SECONDS = 60
     receiver.answers = [500]
     failed_document_event(acme)
@@ -52,6 +52,9 @@ def test_it_retries_with_backoff_after_a_500(acme, endpoint, receiver, settings)
     delivery.refresh_from_db()
     assert delivery.state == JobState.SUCCEEDED and delivery.last_status == 200
     assert [h["status"] for h in delivery.history] == [500, 200]
+    client.force_login(alice)
+    log = client.get(reverse("notifications:deliveries")).content.decode()
+    assert "· 500 ·" in log and "Answered 500." in log and 'data-state="succeeded"' in log
     first, second = receiver.received
     assert first.verified and second.verified
     # The same delivery id on the retry: the receiver can tell it is the same event.
