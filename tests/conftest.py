@@ -216,6 +216,9 @@ def login(page, username: str, password: str = PASSWORD) -> None:
     page.fill("input[name=password]", password)
     # Enter submits the login form itself (with JS off the language switcher has a button too).
     page.press("input[name=password]", "Enter")
+    # Done once the browser has left the login page: a click or a language switch made while
+    # the login answer is still on its way would land on the login page instead.
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
 @pytest.fixture(autouse=True)
