@@ -308,7 +308,10 @@ def render(view: Readable) -> bytes:
     )
     width = WIDTH
     half = width / 2
-    story: list = [_p(title, st["title"]), Spacer(0, 3 * mm)]
+    story: list = [_p(title, st["title"])]
+    if view.draft_note:
+        story.append(_p(view.draft_note, st["heading"]))
+    story.append(Spacer(0, 3 * mm))
     parties = Table(
         [[_party(_("Seller"), view.seller, st), _party(_("Buyer"), view.buyer, st)]],
         colWidths=[half, half],

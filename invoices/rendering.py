@@ -24,7 +24,7 @@ from django.utils import formats
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from invoices.models import AllowanceCharge, Direction, Document, DocumentLine
+from invoices.models import AllowanceCharge, Direction, Document, DocumentLine, State
 from invoices.templatetags.invoice_tags import amount as amount_text
 from invoices.templatetags.invoice_tags import iban as iban_text
 from invoices.totals import ZERO, money, tax_category, to_decimal
@@ -197,6 +197,13 @@ class Readable:
     @property
     def due_date(self) -> str:
         return date_text(self.document.due_date)
+
+    @property
+    def draft_note(self) -> str:
+        """Printed under the title of a draft, so that nobody takes it for the sent document."""
+        if self.document.state != State.DRAFT:
+            return ""
+        return _("Draft: not sent yet, its content may still change.")
 
     @property
     def has_payment(self) -> bool:

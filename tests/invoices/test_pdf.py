@@ -119,3 +119,13 @@ def test_a_pdf_the_customer_attached_under_that_name_is_kept(acme, settings):
     assert pdf.with_attachment(doc, {"attachments": [theirs]})["attachments"] == [theirs]
     settings.INVOICES_ATTACH_PDF = False
     assert pdf.with_attachment(doc, {"items": []}) == {"items": []}
+
+
+def test_a_drafts_pdf_says_it_is_not_the_sent_document(acme):
+    doc = stored(acme, lines=[], invoice_id="CONCEPT-1", state=State.DRAFT)
+    with translation.override("nl"):
+        _pages, text = text_of(pdf.render(readable(doc)))
+    assert "Concept: nog niet verzonden" in text
+    sent = stored(acme, lines=[], invoice_id="SENT-1")
+    with translation.override("nl"):
+        assert "Concept" not in text_of(pdf.render(readable(sent)))[1]
