@@ -356,9 +356,5 @@ def run_item(item: BulkItem) -> bool:
 
 
 def run(item_id: int) -> BulkItem | None:
-    item = runner.claim(BulkItem, item_id)
-    if item is None:
-        return None
     with admin_api.quota_wait(0):  # never sleep in a worker: come back when there is quota
-        runner.execute(item, run_item)
-    return item
+        return runner.claim_and_execute(BulkItem, item_id, run_item)

@@ -71,15 +71,26 @@ def _staff_data(admin: Client, acme: Tenant) -> dict[str, str]:
         {"file": SimpleUploadedFile("customers.csv", csv.encode(), "text/csv")},
     )
     batch = BulkOnboarding.objects.latest("pk")
-    make_tenant("ghost", "Ghost BV", "0417497106")  # only in the portal: a "mark deleted" row
+    ghost = make_tenant("ghost", "Ghost BV", "0417497106")  # only in the portal: a drift row
     admin.post(reverse("tenants:sync_run"))
     from tenants import reconcile
 
     reconcile.run(ReconcileReport.objects.latest("pk").pk)
+    # A bulk action's dry run (one tenant skipped, with its reason) and one that ran.
+    preview = admin.post(
+        reverse("tenants:bulk_preview"), {"action": "register", "tenant": [acme.pk, ghost.pk]}
+    )
+    ran = admin.post(
+        reverse("tenants:bulk_preview"),
+        {"action": "policy", "tenant": [acme.pk]} | {"rotation_days": "30"},
+    )
+    admin.post(ran["Location"] + "run/")
     return {
         "key": str(key.pk),
         "job": str(job.pk),
         "batch": str(batch.pk),
+        "bulk_preview": preview["Location"],
+        "bulk_ran": ran["Location"],
     }
 
 
@@ -116,6 +127,10 @@ def staff_pages(acme: Tenant, ids: dict[str, str]) -> list[tuple[str, str]]:
         ("jobs", "/staff/jobs/"),
         ("csv-upload", "/staff/onboard/csv/"),
         ("csv-batch", f"/staff/onboard/csv/{ids['batch']}/"),
+        ("csv-history", "/staff/onboard/csv/history/"),
+        ("csv-corrections", f"/staff/onboard/csv/{ids['batch']}/corrections/?form=1"),
+        ("bulk-preview", ids["bulk_preview"]),
+        ("bulk-ran", ids["bulk_ran"]),
         ("sync", "/staff/sync/"),
         ("audit", "/staff/audit/"),
         ("staff-documents", f"/invoices/tenant/{t}/"),

@@ -129,3 +129,56 @@ def test_an_item_that_fails_says_why_and_the_others_go_on(on_sandbox, otto, alic
     assert item.state == JobState.SUCCEEDED and item.outcome == "keys rotate every 30 days"
     assert fleet[1].rotation_days == 30
     assert AuditEntry.objects.filter(action="key.rotation_policy", actor="otto").count() == 1
+
+
+def _run_all(action: BulkAction) -> list[BulkItem]:
+    for item in BulkItem.objects.filter(action=action):
+        bulk_actions.run(item.pk)
+    return list(BulkItem.objects.filter(action=action).select_related("tenant"))
+
+
+def test_invitations_and_key_links_go_to_the_contact_of_the_csv_row(
+    on_sandbox, client, alice, mailoutbox
+):
+    from tests.tenants.jobs.test_bulk_handover import _onboarded_batch
+
+    client.force_login(alice)
+    batch = _onboarded_batch(client, ["finance@first.example", ""])
+    with_email, without = (j.tenant for j in batch.jobs.order_by("row_number"))
+    ids = [with_email.pk, without.pk]
+
+    action, plan = bulk_actions.preview(BulkKind.INVITE, ids, {"language": "nl"}, user=alice)
+    assert [t.pk for t in plan.to_run] == [with_email.pk]
+    assert [r for _t, r in plan.skipped] == ["no contact email and no pending invitation"]
+    bulk_actions.start(action, user=alice)
+    (item,) = _run_all(action)
+    assert item.state == JobState.SUCCEEDED and item.outcome == "invited finance@first.example"
+    assert [m.to for m in mailoutbox] == [["finance@first.example"]]
+
+    # A second time: the login is pending, so its invitation goes again.
+    action, plan = bulk_actions.preview(BulkKind.INVITE, ids, {"language": "nl"}, user=alice)
+    bulk_actions.start(action, user=alice)
+    (item,) = _run_all(action)
+    assert item.outcome == "invitation sent again to finance@first.example"
+
+    action, plan = bulk_actions.preview(BulkKind.KEY_LINK, ids, {"language": "en"}, user=alice)
+    assert [r for _t, r in plan.skipped] == ["no contact email"]
+    bulk_actions.start(action, user=alice)
+    (item,) = _run_all(action)
+    assert item.outcome == "key link sent to finance@first.example"
+    body = mailoutbox[-1].body
+    assert with_email.current_key().reveal_value() not in body  # a link, never the key
+    assert AuditEntry.objects.filter(action="key.handover_send", actor="alice").count() == 1
+
+
+def test_an_admin_deletes_many_tenants_and_a_deleted_one_is_skipped(on_sandbox, alice, otto):
+    fleet = _fleet(3)
+    mirror.delete_tenant(fleet[2], "system")
+    action, plan = bulk_actions.preview(BulkKind.DELETE, [t.pk for t in fleet], {}, user=alice)
+    assert [r for _t, r in plan.skipped] == ["already deleted"]
+    bulk_actions.start(action, user=alice)
+    items = _run_all(action)
+    assert [i.outcome for i in items] == ["deleted", "deleted"]
+    assert Tenant.objects.filter(is_deleted=True).count() == 3
+    remote = on_sandbox.admin("GET", "/api/admin/tenants").json()["tenants"]
+    assert [t["is_deleted"] for t in remote] == [True, True, True]

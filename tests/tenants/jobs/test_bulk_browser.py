@@ -68,3 +68,37 @@ def test_the_list_keeps_the_ticks_and_shows_the_missing_choice_without_javascrip
         assert page.locator("#field-action .error").count() == 1
     finally:
         context.close()
+
+
+def test_the_batch_history_in_dutch_lists_a_batch_and_its_corrections(
+    page, screenshot, otto, tmp_path
+):
+    good = customer(7)
+    csv = tmp_path / "klanten.csv"
+    csv.write_text(
+        "company_name,company_number\n"
+        f"{good['description']},{good['company_number']}\n"
+        "Typo BV,0403170702\n"
+    )
+    login(page, "otto")
+    page.wait_for_url("**/staff/")
+    page.select_option("#language", "nl")
+    page.wait_for_function("document.documentElement.lang === 'nl'")
+    page.goto("/staff/onboard/csv/")
+    page.set_input_files("#id_file", str(csv))
+    page.click("form.card button[type=submit]")
+    page.wait_for_url("**/staff/onboard/csv/*/")
+
+    page.goto("/staff/tenants/")
+    page.click("text=CSV-batches")
+    page.wait_for_url("**/staff/onboard/csv/history/")
+    row = page.locator("#batch-history tbody tr").first
+    assert "klanten.csv" in row.inner_text() and "otto" in row.inner_text()
+    assert row.locator('[data-count="rows"]').inner_text() == "2"
+    assert row.locator('[data-count="not_sent"]').inner_text() == "2"  # not started yet
+    screenshot("history-nl")
+    row.get_by_role("link", name="Rijen verbeteren").click()
+    page.wait_for_url("**/corrections/?form=1")
+    page.click("form.card button[type=submit]")  # no file: the error is under the field
+    assert page.locator("#field-file .error").count() == 1
+    screenshot("corrections-error-nl")
