@@ -245,10 +245,7 @@ def _payment(view: Readable, st: dict[str, ParagraphStyle]) -> list:
     if view.bic:
         rows.append((_("BIC"), view.bic, False))
     if view.reference:
-        label = (
-            _("Structured reference") if view.reference.is_structured else _("Payment reference")
-        )
-        rows.append((label, view.reference.text, True))
+        rows.append((view.reference.label, view.reference.text, True))
     if d.due_date:
         rows.append((_("Due date"), date_text(d.due_date), False))
     rows.append((_("Amount"), money_text(d.total, d.currency), True))

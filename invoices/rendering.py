@@ -44,6 +44,14 @@ class PaymentReference:
     def is_structured(self) -> bool:
         return self.kind != "free"
 
+    @property
+    def label(self) -> str:
+        if self.kind == "ogm":
+            return _("Structured communication")
+        if self.kind == "rf":
+            return _("Creditor reference")
+        return _("Payment reference")
+
 
 def ogm(raw: str) -> str:
     """+++123/4567/89012+++ when `raw` holds a valid Belgian structured communication (in any

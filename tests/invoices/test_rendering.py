@@ -36,9 +36,12 @@ def test_a_remainder_of_zero_is_written_97():
     assert ogm("000000009797") == "+++000/0000/09797+++"
 
 
-def test_it_recognises_an_iso_11649_creditor_reference():
+def test_it_recognises_an_iso_11649_creditor_reference(acme):
     assert creditor_reference("rf18539007547034") == "RF18 5390 0754 7034"
     assert creditor_reference("RF18 5390 0754 7035") == ""
+    doc = stored(acme, lines=[], payment_reference="RF18 5390 0754 7034")
+    with translation.override("nl"):
+        assert payment_reference(doc).label == "Creditorreferentie"
 
 
 def test_it_finds_an_ogm_in_the_note_when_no_reference_is_given(acme):
