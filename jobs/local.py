@@ -42,30 +42,41 @@ def release(job) -> None:
 
 
 def _send(model, pk: int) -> None:
+    # Marked sent first: the sweep sends it again only if it was lost (or is due again).
+    model.objects.filter(pk=pk).update(dispatched_at=timezone.now())
     try:
         _task_of(model).delay(pk)
     except Exception:  # the broker is down: the sweep sends it later
         logger.warning("could not queue %s #%s", model._meta.label, pk, exc_info=True)
 
 
-def due(model, now=None) -> list[int]:
-    """Rows a worker should run now: due and not sent recently, or left by a dead run."""
+def due(model, now=None, *, sent_too: bool = False) -> list[int]:
+    """Rows a worker should run now: due and not sent recently (`sent_too`: sent or not),
+    or left running by a dead run (its lease expired)."""
     now = now or timezone.now()
     lost = now - timedelta(seconds=float(settings.JOBS_DISPATCH_TIMEOUT_SECONDS))
-    waiting = Q(state__in=[JobState.QUEUED, JobState.WAITING], next_attempt_at__lte=now) & (
-        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=lost)
-    )
+    waiting = Q(state__in=[JobState.QUEUED, JobState.WAITING], next_attempt_at__lte=now)
+    if not sent_too:
+        waiting &= Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=lost)
     stale = Q(state=JobState.RUNNING, lease_until__lt=now)
     return list(model.objects.filter(waiting | stale).values_list("pk", flat=True)[:500])
 
 
 def sweep() -> int:
+    """Hand back what dead runs left (due now, unowned), then send every due row."""
     now = timezone.now()
     sent = 0
     for label in LOCAL_JOBS:
         model = apps.get_model(label)
+        model.objects.filter(state=JobState.RUNNING, lease_until__lt=now).update(
+            state=JobState.WAITING,
+            owner="",
+            lease_until=None,
+            dispatched_at=None,
+            next_attempt_at=now,
+            updated_at=now,
+        )
         for pk in due(model, now):
-            model.objects.filter(pk=pk).update(dispatched_at=now)
             _send(model, pk)
             sent += 1
     return sent

@@ -91,10 +91,10 @@ def endpoint(db, receiver) -> WebhookEndpoint:
 def drive(max_rounds: int = 5) -> None:
     """Run every due event, then every due delivery, like the workers (backoff waits kept)."""
     for _ in range(max_rounds):
-        events = local.due(Event)
+        events = local.due(Event, sent_too=True)
         for pk in events:
             fanout.run(pk)
-        deliveries = local.due(WebhookDelivery)
+        deliveries = local.due(WebhookDelivery, sent_too=True)
         for pk in deliveries:
             webhooks.run(pk)
         if not events and not deliveries:

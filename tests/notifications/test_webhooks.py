@@ -148,3 +148,31 @@ def test_it_refuses_an_endpoint_that_is_not_http(client, alice, bad):
     client.force_login(alice)
     client.post(reverse("notifications:endpoints"), {"url": bad, "kinds": ["job.failed"]})
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_it_sends_a_due_retry_once_and_hands_back_a_dead_runs_delivery(acme, endpoint):
+    """The sweep on beat: a retry whose backoff passed goes once (not on every sweep while a
+    busy worker has not taken it yet); a delivery whose worker died is handed back and sent."""
+    from datetime import timedelta
+
+    from core import tasks as core_tasks
+    from notifications import tasks
+
+    failed_document_event(acme)
+    drive()  # delivered (the receiver answers 200)
+    delivery = WebhookDelivery.objects.get()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        state=JobState.WAITING, next_attempt_at=timezone.now(), dispatched_at=None
+    )
+    tasks.run_delivery.delay.reset_mock()
+    core_tasks.sweep_local_jobs()
+    core_tasks.sweep_local_jobs()  # the message is out already: not sent twice
+    assert [c.args for c in tasks.run_delivery.delay.call_args_list] == [(delivery.pk,)]
+
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        state=JobState.RUNNING, owner="dead", lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    core_tasks.sweep_local_jobs()
+    delivery.refresh_from_db()
+    assert delivery.state == JobState.WAITING and delivery.owner == ""
+    assert len(tasks.run_delivery.delay.call_args_list) == 2

@@ -50,7 +50,7 @@ def _flash(response) -> str:
 
 def send_queued() -> None:
     """Run the queued "Invite all" / "Send key links to all" jobs, as a worker does."""
-    for pk in local.due(HandoverJob):
+    for pk in local.due(HandoverJob, sent_too=True):
         batch_handover.run(pk)
 
 
