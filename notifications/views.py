@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -13,8 +12,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.access import admin_required, customer_required, staff_required
-from core import audit
 from core.paging import page_query, seek_page
+from notifications import endpoints as hooks
 from notifications import preferences as prefs
 from notifications import webhooks
 from notifications.kinds import KINDS, Mode
@@ -79,7 +78,10 @@ class EndpointForm(forms.ModelForm):
 def endpoints(request: HttpRequest) -> HttpResponse:
     form = EndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        endpoint, secret = webhooks_add(form, request)
+        data = form.cleaned_data
+        endpoint, secret = hooks.add(
+            data["url"], data["description"], data["kinds"], by=request.user, request=request
+        )
         # The secret is shown once, on this answer (never in a message or a later page).
         ctx = {"endpoint": endpoint, "secret": secret}
         return render(request, "notifications/endpoint_secret.html", ctx)
@@ -87,54 +89,25 @@ def endpoints(request: HttpRequest) -> HttpResponse:
     return render(request, "notifications/endpoints.html", ctx)
 
 
-def webhooks_add(form: EndpointForm, request: HttpRequest) -> tuple[WebhookEndpoint, str]:
-    secret = webhooks.new_secret()
-    endpoint = form.save(commit=False)
-    endpoint.set_secret(secret)
-    endpoint.created_by = request.user
-    with transaction.atomic():
-        endpoint.save()
-        audit.record(
-            "webhook.endpoint_add",
-            target=endpoint.url,
-            request=request,
-            changes={"url": [None, endpoint.url], "kinds": [None, endpoint.kinds]},
-        )
-    return endpoint, secret
-
-
 @admin_required
 @require_POST
 def endpoint_secret(request: HttpRequest, pk: int) -> HttpResponse:
     """A new signing secret, shown once; the old one stops verifying at once."""
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
-    secret = webhooks.new_secret()
-    endpoint.set_secret(secret)
-    with transaction.atomic():
-        endpoint.save(update_fields=["secret_encrypted"])
-        audit.record("webhook.secret_rotate", target=endpoint.url, request=request)
-    return render(
-        request, "notifications/endpoint_secret.html", {"endpoint": endpoint, "secret": secret}
-    )
+    secret = hooks.new_secret(endpoint, by=request.user, request=request)
+    ctx = {"endpoint": endpoint, "secret": secret}
+    return render(request, "notifications/endpoint_secret.html", ctx)
 
 
 @admin_required
 @require_POST
 def endpoint_active(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
-    active = not endpoint.is_active
-    WebhookEndpoint.objects.filter(pk=pk).update(is_active=active)
-    audit.record(
-        "webhook.endpoint_active",
-        target=endpoint.url,
-        request=request,
-        changes={"is_active": [endpoint.is_active, active]},
+    hooks.set_active(endpoint, not endpoint.is_active, by=request.user, request=request)
+    text = (
+        _("%(url)s gets events again.") if endpoint.is_active else _("%(url)s gets no more events.")
     )
-    messages.success(
-        request,
-        (_("%(url)s gets events again.") if active else _("%(url)s gets no more events."))
-        % {"url": endpoint.url},
-    )
+    messages.success(request, text % {"url": endpoint.url})
     return redirect("notifications:endpoints")
 
 

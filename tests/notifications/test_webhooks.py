@@ -176,3 +176,27 @@ def test_it_sends_a_due_retry_once_and_hands_back_a_dead_runs_delivery(acme, end
     delivery.refresh_from_db()
     assert delivery.state == JobState.WAITING and delivery.owner == ""
     assert len(tasks.run_delivery.delay.call_args_list) == 2
+
+
+def test_it_stops_sending_to_a_turned_off_endpoint_and_rotates_its_secret(
+    client, alice, acme, endpoint, receiver
+):
+    client.force_login(alice)
+    client.post(reverse("notifications:endpoint_active", args=[endpoint.pk]))
+    failed_document_event(acme)
+    drive()
+    assert not receiver.received and not WebhookDelivery.objects.exists()
+
+    client.post(reverse("notifications:endpoint_active", args=[endpoint.pk]))  # on again
+    page = client.post(reverse("notifications:endpoint_secret", args=[endpoint.pk]))
+    endpoint.refresh_from_db()
+    assert endpoint.is_active and endpoint.reveal_secret() in page.content.decode()
+    assert endpoint.reveal_secret() != receiver.secret
+    emit.emit("document.failed", "document.failed:test-2", tenant=acme, data={})
+    drive()
+    [hook] = receiver.received
+    assert not hook.verified  # the receiver still holds the old secret
+    receiver.secret = endpoint.reveal_secret()
+    assert webhooks.verify(receiver.secret, hook.headers[webhooks.SIGNATURE_HEADER], hook.body)
+    actions = set(AuditEntry.objects.values_list("action", flat=True))
+    assert {"webhook.endpoint_active", "webhook.secret_rotate"} <= actions
