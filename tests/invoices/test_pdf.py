@@ -89,6 +89,19 @@ def test_every_kind_of_document_renders(acme):
         received_invoice(acme),
         sent_credit_note(acme),
         stored(acme, lines=[], invoice_id="EMPTY-DRAFT", state=State.DRAFT, invoice_date=None),
+        # What a sender may put in a received document: an address of 1000 short lines, a
+        # description without a space, markup.
+        stored(
+            acme,
+            lines=[
+                ("x" * 500, "1", "1", "21", "1.00"),
+                ("<b>bold</b> & <i>", "1", "1", "0", "1.00"),
+            ],
+            invoice_id="HOSTILE-1",
+            direction=Direction.INBOUND,
+            vendor_address="a\n" * 1000,
+            customer_name="</para><font size=90>",
+        ),
         stored(
             acme,
             lines=[],
@@ -129,3 +142,18 @@ def test_a_drafts_pdf_says_it_is_not_the_sent_document(acme):
     sent = stored(acme, lines=[], invoice_id="SENT-1")
     with translation.override("nl"):
         assert "Concept" not in text_of(pdf.render(readable(sent)))[1]
+
+
+def test_markup_in_a_senders_text_is_printed_as_text(acme):
+    doc = stored(
+        acme,
+        lines=[("<b>bold</b> & <i>", "1", "1", "0", "1.00")],
+        invoice_id="MARKUP-1",
+        direction=Direction.INBOUND,
+        customer_name="</para><font size=90>",
+        vendor_address="a\n" * 1000,
+    )
+    with translation.override("en"):
+        pages, text = text_of(pdf.render(readable(doc)))
+    assert "<b>bold</b> & <i>" in text and "</para><font size=90>" in text
+    assert pages > 1  # the 1000-line address runs over pages instead of failing
