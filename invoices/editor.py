@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -18,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from einvoice.errors import ApiError, Rejected
 from einvoice.tenant import TenantApi
-from invoices import outbound
+from invoices import checks, outbound
 from invoices.access import error_text, key_problem
 from invoices.forms import (
     ADJUSTMENTS_PREFIX,
@@ -43,10 +42,8 @@ from invoices.payload import (
     build_payload,
     line_rows,
     peppol_id_for,
-    preview_totals,
     totals_for,
 )
-from invoices.totals import Totals, line_amount, to_decimal
 from tenants.models import Tenant
 
 PAGE = "invoices/editor.html"
@@ -115,16 +112,6 @@ def _with_rows(data: QueryDict, prefix: str, new_rows: list[dict[str, str]]) -> 
     return out
 
 
-def row_amounts(lines: list[dict[str, str]]) -> list[Decimal | None]:
-    """Each line's amount as typed so far (None while it does not parse)."""
-    amounts: list[Decimal | None] = []
-    for raw in lines:
-        quantity, price = to_decimal(raw.get("quantity")), to_decimal(raw.get("unit_price"))
-        ok = quantity is not None and price is not None and abs(quantity * price) < 10**12
-        amounts.append(line_amount(quantity, price) if ok else None)
-    return amounts
-
-
 def edit_rows(data: QueryDict, action: str) -> QueryDict | None:
     """Apply an add/remove action to the posted formsets; None when `action` is not one."""
     match = re.fullmatch(r"(add|remove)_(line|adjustment)(?:-(\d{1,4}))?", action)
@@ -171,11 +158,18 @@ class Editor:
             self.adjustments = AdjustmentFormSet(data, prefix=ADJUSTMENTS_PREFIX)
         self.data = data
         self.placement = Placement()
+        self.document_errors: list[str] = []
 
     def is_valid(self) -> bool:
         # Evaluate all three so every error shows at once.
         results = [self.form.is_valid(), self.lines.is_valid(), self.adjustments.is_valid()]
-        return all(results)
+        if not all(results):
+            return False
+        # The document as a whole: a credit note below zero, a total too large to send.
+        self.document_errors, _warnings = checks.document_notes(
+            totals_for(self.cleaned()), self.document_type
+        )
+        return not self.document_errors
 
     def typed(self) -> dict[str, Any]:
         """Everything as typed (header inputs and rows, as text): a draft opens again so."""
@@ -225,15 +219,25 @@ class Editor:
             adjustment_count=len(self.adjustments.forms),
             header_fields=set(self.form.fields),
             labels=self.labels(),
+            credit_note=self.document_type == DocumentType.CREDIT_NOTE,
         )
 
     def line_rows(self) -> list[dict[str, str]]:
         return rows(self.data, LINES) if self.data is not None else [LINE_INITIAL]
 
-    def preview(self) -> Totals:
-        if self.data is None:
-            return preview_totals([LINE_INITIAL], [])
-        return preview_totals(rows(self.data, LINES), rows(self.data, ADJUSTMENTS))
+    def country(self) -> str:
+        """The seller's country, whose VAT rates the lines are held against."""
+        typed = self.data.get("vendor_tax_id", "") if self.data is not None else ""
+        return checks.seller_country(str(typed), self.tenant.company_tax_id)
+
+    def preview(self) -> checks.Preview:
+        """The rows as typed: each one's amount or why it is left out, the totals, warnings."""
+        lines, adjustments = self.line_rows(), []
+        if self.data is not None:
+            adjustments = rows(self.data, ADJUSTMENTS)
+        return checks.preview(
+            lines, adjustments, document_type=self.document_type, country=self.country()
+        )
 
     def peppol_id(self) -> str:
         source = self.data if self.data is not None else {}
@@ -259,6 +263,7 @@ class Editor:
                     if name in form.fields:
                         where = f"{where} · {form.fields[name].label}"
                     out += [(where, str(e), f"#{anchor}-{i}") for e in errors]
+        out += [(str(_("Totals")), e, "#totals-section") for e in self.document_errors]
         return out
 
     def action_url(self) -> str:
@@ -268,12 +273,14 @@ class Editor:
         return reverse("invoices:new_credit_note" if is_credit_note else "invoices:new_invoice")
 
     def context(self, *, show_errors: bool = False, **extra: Any) -> dict[str, Any]:
-        amounts = row_amounts(self.line_rows())
+        preview = self.preview()
         for i, form in enumerate(self.lines.forms):
             form.api = self.placement.lines.get(i, {})
-            form.preview_amount = amounts[i] if i < len(amounts) else None
+            form.preview_amount = preview.amounts[i] if i < len(preview.amounts) else None
+            form.note = preview.lines[i] if i < len(preview.lines) else None
         for i, form in enumerate(self.adjustments.forms):
             form.api = self.placement.adjustments.get(i, {})
+            form.note = preview.adjustments[i] if i < len(preview.adjustments) else None
         is_credit_note = self.document_type == DocumentType.CREDIT_NOTE
         return {
             "editor": self,
@@ -281,7 +288,9 @@ class Editor:
             "lines": self.lines,
             "adjustments": self.adjustments,
             "placement": self.placement,
-            "totals": self.preview(),
+            "totals": preview.totals,
+            "preview": preview,
+            "currency": self.data.get("currency", "EUR") if self.data is not None else "EUR",
             "kind": "credit-note" if is_credit_note else "invoice",
             "is_credit_note": is_credit_note,
             "vat_rates": COMMON_VAT_RATES,
@@ -305,6 +314,9 @@ def prefill(tenant: Tenant, source: Document, document_type: str) -> QueryDict:
     if document_type == DocumentType.CREDIT_NOTE:
         corrected = source if source.document_type == DocumentType.INVOICE else source.corrects
         header["corrects"] = str(corrected.pk) if corrected else ""
+        # When the credit is paid back: the corrected invoice's terms (BR-CO-25 needs one).
+        if source.due_date:
+            header["due_date"] = source.due_date.isoformat()
     data = QueryDict(mutable=True)
     data.update({k: "" if v is None else str(v) for k, v in header.items()})
     data = _with_rows(data, LINES_PREFIX, line_rows(source))
@@ -447,7 +459,7 @@ def _save_draft(editor: Editor, user, *, complete: bool) -> Page | Saved:
             user,
             document_type=editor.document_type,
             header=header,
-            totals=totals_for(editor.cleaned()) if complete else editor.preview(),
+            totals=totals_for(editor.cleaned()) if complete else editor.preview().totals,
             typed=editor.typed(),
             data=editor.cleaned() if complete else None,
             document=editor.document,

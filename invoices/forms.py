@@ -17,12 +17,15 @@ from django.forms import BaseFormSet, BoundField, formset_factory
 from django.forms.renderers import TemplatesSetting
 from django.utils import timezone
 from django.utils.formats import number_format
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
 
+from invoices import checks
 from invoices.models import AllowanceCharge, Direction, Document, DocumentType, State
 from invoices.totals import number_text
 from tenants.identifiers import validate_company_tax_id
@@ -129,13 +132,29 @@ def _text(
     """A text input; required when `required_message` says what to do when it is left empty."""
     kw.setdefault("widget", TextInput)
     required = required_message is not None
+    kw["error_messages"] = {"max_length": too_long(max_length)}
     if required:
-        kw["error_messages"] = {"required": required_message}
+        kw["error_messages"]["required"] = required_message
     return forms.CharField(label=label, max_length=max_length, required=required, **kw)
 
 
+def too_long(limit: int) -> Any:
+    return format_lazy(gettext_lazy("Too long: at most {limit} characters."), limit=limit)
+
+
+CHOOSE_FROM_LIST = gettext_lazy("Choose one of the list.")
+WRITE_AN_EMAIL = gettext_lazy("Write an email address, e.g. invoices@example.be.")
+WRITE_A_DATE = gettext_lazy("Write a date, e.g. 31/01/2026.")
+
+
 def _choice(label: str, choices: Any, **kw: Any) -> forms.ChoiceField:
-    return forms.ChoiceField(label=label, choices=choices, widget=Select, **kw)
+    return forms.ChoiceField(
+        label=label,
+        choices=choices,
+        widget=Select,
+        error_messages={"invalid_choice": CHOOSE_FROM_LIST, "required": CHOOSE_FROM_LIST},
+        **kw,
+    )
 
 
 class DocumentForm(EditorForm):
@@ -150,12 +169,16 @@ class DocumentForm(EditorForm):
     invoice_date = forms.DateField(
         label=gettext_lazy("Date"),
         widget=DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        error_messages={"required": gettext_lazy("Give the document's date.")},
+        error_messages={
+            "required": gettext_lazy("Give the document's date."),
+            "invalid": WRITE_A_DATE,
+        },
     )
     due_date = forms.DateField(
         label=gettext_lazy("Due date"),
         required=False,
         widget=DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": WRITE_A_DATE},
     )
     currency = _choice(gettext_lazy("Currency"), CURRENCY_CHOICES)
     purchase_order = _text(gettext_lazy("Purchase order"), 100)
@@ -165,6 +188,10 @@ class DocumentForm(EditorForm):
         required=False,
         widget=Select,
         help_text=gettext_lazy("The sent invoice this credit note corrects."),
+        error_messages={
+            "invalid_choice": gettext_lazy("Choose one of your sent invoices from the list."),
+            "required": gettext_lazy("Choose the invoice this credit note corrects."),
+        },
     )
 
     vendor_name = _text(
@@ -180,7 +207,10 @@ class DocumentForm(EditorForm):
     vendor_company_id = _text(gettext_lazy("Seller company number"), 32)
     vendor_address = _text(gettext_lazy("Seller address"), 500, widget=Textarea(attrs={"rows": 2}))
     vendor_email = forms.EmailField(
-        label=gettext_lazy("Seller email"), required=False, widget=EmailInput
+        label=gettext_lazy("Seller email"),
+        required=False,
+        widget=EmailInput,
+        error_messages={"invalid": WRITE_AN_EMAIL},
     )
 
     customer_name = _text(
@@ -195,7 +225,10 @@ class DocumentForm(EditorForm):
     )
     customer_address = _text(gettext_lazy("Buyer address"), 500, widget=Textarea(attrs={"rows": 2}))
     customer_email = forms.EmailField(
-        label=gettext_lazy("Buyer email"), required=False, widget=EmailInput
+        label=gettext_lazy("Buyer email"),
+        required=False,
+        widget=EmailInput,
+        error_messages={"invalid": WRITE_AN_EMAIL},
     )
     customer_peppol_id = _text(
         gettext_lazy("Buyer Peppol ID"),
@@ -221,6 +254,10 @@ class DocumentForm(EditorForm):
         self.tenant = tenant
         self.document = document  # the draft being edited: its own number is not a duplicate
         self.document_type = document_type
+        if document_type == DocumentType.CREDIT_NOTE:
+            self.fields["invoice_id"].help_text = _(
+                "Unique within your documents, e.g. CN-2025-001."
+            )
         if document_type == DocumentType.CREDIT_NOTE and tenant is not None:
             self.fields["corrects"].queryset = Document.objects.filter(
                 tenant=tenant,
@@ -302,7 +339,8 @@ class DocumentForm(EditorForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         issued, due = data.get("invoice_date"), data.get("due_date")
-        if issued and due and due < issued:
+        # A credit note keeps the due date of the invoice it corrects, which may be earlier.
+        if issued and due and due < issued and self.document_type != DocumentType.CREDIT_NOTE:
             self.add_error("due_date", _("The due date cannot be before the document date."))
         if data.get("bic") and not data.get("iban") and "iban" not in self.errors:
             self.add_error("iban", _("Give the IBAN that goes with this BIC."))
@@ -335,12 +373,24 @@ class AmountField(forms.DecimalField):
 
 
 def _decimal_field(
-    label: str, *, places: int, min_value: Decimal | None, required_message: str, **kw: Any
+    label: str,
+    *,
+    places: int,
+    min_value: Decimal | None,
+    required_message: str,
+    min_message: Any = None,
+    **kw: Any,
 ):
-    validators = [MaxValueValidator(Decimal("999999999"))]
+    """A number typed as bookkeepers do, refused in our words (never Django's)."""
+    validators = [MaxValueValidator(checks.MAX_NUMBER, message=TOO_LARGE)]
     if min_value is not None:
-        validators.append(MinValueValidator(min_value))
+        validators.append(MinValueValidator(min_value, message=min_message))
     percent = kw.pop("percent", False)
+    invalid = (
+        gettext_lazy("Write the VAT rate as a number, e.g. 21 or 6.")
+        if percent
+        else gettext_lazy("Write a number, e.g. 1250,50.")
+    )
     return AmountField(
         label=label,
         max_digits=16,
@@ -351,12 +401,22 @@ def _decimal_field(
         widget=TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
         error_messages={
             "required": required_message,
-            "invalid": gettext_lazy("Write the VAT rate as a number, e.g. 21 or 6.")
-            if percent
-            else gettext_lazy("Write a number, e.g. 1250,50."),
+            "invalid": invalid,
+            "max_digits": TOO_LARGE,
+            "max_whole_digits": TOO_LARGE,
+            "max_decimal_places": format_lazy(
+                gettext_lazy("Use at most {places} decimals."), places=places
+            ),
         },
         **kw,
     )
+
+
+TOO_LARGE = lazy(checks.too_large_number, str)()
+
+
+# Validators format their message with %: the percent sign is doubled there.
+RATE_RANGE = lazy(lambda: checks.rate_out_of_range().replace("%", "%%"), str)()
 
 
 def _vat_rate_field() -> AmountField:
@@ -366,11 +426,12 @@ def _vat_rate_field() -> AmountField:
         gettext_lazy("VAT %"),
         places=2,
         min_value=Decimal("0"),
+        min_message=RATE_RANGE,
         initial=Decimal("21"),
         percent=True,
         required_message=gettext_lazy("Give the VAT rate, e.g. 21."),
     )
-    rate.validators.append(MaxValueValidator(Decimal("100")))
+    rate.validators.append(MaxValueValidator(Decimal("100"), message=RATE_RANGE))
     rate.widget.attrs["list"] = "vat-rates"
     return rate
 
@@ -381,10 +442,11 @@ class LineForm(EditorForm):
         500,
         required_message=gettext_lazy("Say what this line is for."),
     )
+    # Negative for a return or a correction (EN 16931 allows it; `invoices.checks` warns).
     quantity = _decimal_field(
         gettext_lazy("Quantity"),
         places=4,
-        min_value=Decimal("0.0001"),
+        min_value=None,
         required_message=gettext_lazy("Give a quantity."),
     )
     unit = _choice(gettext_lazy("Unit"), UNIT_CHOICES, initial="C62")
@@ -392,9 +454,25 @@ class LineForm(EditorForm):
         gettext_lazy("Unit price"),
         places=4,
         min_value=Decimal("0"),
+        min_message=lazy(checks.negative_price, str)(),
         required_message=gettext_lazy("Give a price per unit (without VAT)."),
     )
     tax_rate = _vat_rate_field()
+
+    def clean_quantity(self) -> Decimal:
+        quantity = self.cleaned_data["quantity"]
+        if quantity == 0:
+            raise ValidationError(
+                _("A quantity of 0 adds nothing: give a quantity, or remove the line.")
+            )
+        return quantity
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        quantity, price = data.get("quantity"), data.get("unit_price")
+        if quantity is not None and price is not None and abs(quantity * price) > checks.MAX_AMOUNT:
+            raise ValidationError(checks.too_large_line())
+        return data
 
 
 class AdjustmentForm(EditorForm):
@@ -410,6 +488,7 @@ class AdjustmentForm(EditorForm):
         gettext_lazy("Amount"),
         places=2,
         min_value=Decimal("0.01"),
+        min_message=lazy(checks.adjustment_amount, str)(),
         required_message=gettext_lazy("Give the amount (without VAT)."),
     )
     tax_rate = _vat_rate_field()
@@ -421,6 +500,9 @@ class RowFormSet(BaseFormSet):
     default_error_messages = {
         "too_few_forms": gettext_lazy("Add at least one line."),
         "too_many_forms": gettext_lazy("Too many rows: split the document."),
+        "missing_management_form": gettext_lazy(
+            "The page was incomplete when it was sent: reload it and try again."
+        ),
     }
 
     def get_form_kwargs(self, index: int | None) -> dict[str, Any]:

@@ -169,8 +169,21 @@ TOTAL_RULE_PREFIXES += ("BR-12", "BR-13", "BR-14", "BR-15", "BR-45", "BR-46", "B
 TOTAL_RULE_PREFIXES += ("PEPPOL-EN16931-R05",)
 
 
-def plain_text(rule_id: str | None) -> str | None:
-    """What a rule means, in a bookkeeper's words (None: use the API's own message)."""
+def plain_text(rule_id: str | None, *, credit_note: bool = False) -> str | None:
+    """What a rule means, in a bookkeeper's words (None: use the API's own message); for a
+    credit note in a credit note's words."""
+    if credit_note:
+        own = {
+            "BR-02": _("Every credit note needs a number."),
+            "BR-03": _("Every credit note needs a date."),
+            "BR-05": _("Choose the currency of the credit note."),
+            "BR-CO-25": _(
+                "When an amount is to be paid back, give a due date or payment terms (those "
+                "of the corrected invoice, for example)."
+            ),
+        }.get((rule_id or "").upper())
+        if own:
+            return own
     texts = {
         "BR-02": _("Every invoice needs a number."),
         "BR-03": _("Every invoice needs a date."),
@@ -428,8 +441,10 @@ def place(
     adjustment_count: int = 0,
     header_fields: set[str] | None = None,
     labels: dict[str, str] | None = None,
+    credit_note: bool = False,
 ) -> Placement:
-    """Sort issues into the places of the editor. Unknown or out-of-range places → general."""
+    """Sort issues into the places of the editor. Unknown or out-of-range places → general.
+    `credit_note`: the API's sentences that speak of an invoice give way to our own words."""
     adjustment_index = adjustment_index or {}
     if header_fields is None:
         header_fields = HEADER_FIELDS | set(HEADER_ALIASES.values())
@@ -440,8 +455,15 @@ def place(
         cleaned = _clean_message(raw, labels or {})
         # The API's own sentence when it reads well; our wording when it is technical.
         technical = not cleaned or bool(_TECHNICAL.search(cleaned))
+        if (
+            credit_note
+            and re.search(r"\binvoice\b", cleaned, re.I)
+            and plain_text(rule, credit_note=True)
+        ):
+            technical = True  # "the invoice" on a credit note: say it in a credit note's words
         text = (
-            plain_text(rule) or _("This value was refused by the e-invoicing checks.")
+            plain_text(rule, credit_note=credit_note)
+            or _("This value was refused by the e-invoicing checks.")
             if technical
             else cleaned
         )

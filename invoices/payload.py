@@ -28,7 +28,7 @@ from tenants.identifiers import peppol_id_from_tax_id
 # The editor's row fields, which are also the stored rows' model fields.
 LINE_KEYS = ("description", "quantity", "unit", "unit_price", "tax_rate")
 ADJUSTMENT_KEYS = ("kind", "reason", "amount", "tax_rate")
-LIMIT = Decimal("1e9")  # beyond this a half-typed number is not previewed
+LIMIT = Decimal("1e9")  # beyond this a half-typed number is not shown as read
 
 
 @dataclass
@@ -65,22 +65,6 @@ def _rate(row: dict[str, Any]) -> Decimal | None:
 def _bounded(row: dict[str, Any], key: str) -> Decimal | None:
     number = to_decimal(row.get(key))
     return number if number is not None and abs(number) <= LIMIT else None
-
-
-def preview_totals(lines: list[dict[str, Any]], adjustments: list[dict[str, Any]]) -> Totals:
-    """Live totals from raw (possibly half-typed) rows: rows that do not parse are left out."""
-    parsed_lines = []
-    for row in lines:
-        quantity, price, rate = _bounded(row, "quantity"), _bounded(row, "unit_price"), _rate(row)
-        if quantity is not None and price is not None and rate is not None:
-            parsed_lines.append(LineInput(quantity, price, rate))
-    parsed_adjustments = []
-    for row in adjustments:
-        amount, rate = _bounded(row, "amount"), _rate(row)
-        if amount is not None and rate is not None:
-            is_charge = row.get("kind") == AllowanceCharge.Kind.CHARGE
-            parsed_adjustments.append(AllowanceChargeInput(is_charge, amount, rate))
-    return compute(parsed_lines, parsed_adjustments)
 
 
 def number(value: Decimal) -> str:

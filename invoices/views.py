@@ -37,10 +37,10 @@ from accounts.access import customer_required, staff_required
 from core.paging import page_query, seek_page
 from einvoice.errors import ApiError, RateLimited
 from einvoice.tenant import TenantApi
-from invoices import attachment_views, editor, inbound, outbound, webhooks
+from invoices import attachment_views, checks, editor, inbound, outbound, webhooks
 from invoices.access import document_of, documents_of, error_text, key_problem, tenant_of
 from invoices.models import Direction, Document, DocumentType, State
-from invoices.payload import peppol_id_for, preview_totals, typed_lines
+from invoices.payload import peppol_id_for, typed_lines
 from tenants.models import Tenant
 
 PAGE_SIZE = 25
@@ -426,18 +426,27 @@ def new_credit_note(request: HttpRequest) -> HttpResponse:
 @customer_required
 @require_POST
 def totals(request: HttpRequest) -> HttpResponse:
-    """Live totals of the posted lines (htmx partial); half-typed rows are left out."""
-    lines = editor.rows(request.POST, editor.LINES)
-    adjustments = editor.rows(request.POST, editor.ADJUSTMENTS)
-    currency = request.POST.get("currency", "EUR")[:3]
+    """Live totals of the posted lines (htmx partial): a line that cannot be computed yet is
+    left out and says why at its place, and the totals say they are incomplete."""
+    tenant = tenant_of(request)
+    document_type = KINDS.get(request.POST.get("kind", ""), DocumentType.INVOICE)
+    preview = checks.preview(
+        editor.rows(request.POST, editor.LINES),
+        editor.rows(request.POST, editor.ADJUSTMENTS),
+        document_type=document_type,
+        country=checks.seller_country(
+            request.POST.get("vendor_tax_id", "")[:40], tenant.company_tax_id
+        ),
+    )
     return render(
         request,
         "invoices/_totals.html",
         {
-            "totals": preview_totals(lines, adjustments),
-            "currency": currency,
-            # Each line's amount cell follows too (out-of-band swaps).
-            "row_amounts": list(enumerate(editor.row_amounts(lines))),
+            "totals": preview.totals,
+            "preview": preview,
+            "currency": request.POST.get("currency", "EUR")[:3],
+            # Each line's amount and note follow into its cells (copied by portal.js).
+            "live": True,
         },
     )
 

@@ -78,6 +78,13 @@ document.addEventListener("htmx:afterSettle", (event) => {
     const cell = document.getElementById(`line-amount-${amount.dataset.lineAmount}`);
     if (cell) cell.textContent = amount.textContent;
   }
+  // What the editor says about each row (why it is not counted, warnings): server-rendered.
+  for (const [attribute, prefix] of [["lineNote", "line-note"], ["adjustmentNote", "adjustment-note"]]) {
+    for (const note of event.detail.target.querySelectorAll(`[data-${prefix}]`)) {
+      const cell = document.getElementById(`${prefix}-${note.dataset[attribute]}`);
+      if (cell && cell.innerHTML !== note.innerHTML) cell.innerHTML = note.innerHTML;
+    }
+  }
 });
 
 function announce(region, key, number) {

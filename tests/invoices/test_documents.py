@@ -183,7 +183,7 @@ def test_it_offers_only_sent_invoices_of_the_tenant_to_correct(carol_client, acm
     assert "DRAFT-2" not in page and "GLOBEX-9" not in page
     body = editor_post([line()], action="validate", invoice_id="CN-1", corrects=str(other.pk))
     response = carol_client.post(reverse("invoices:new_credit_note"), body)
-    assert "Select a valid choice" in response.content.decode()
+    assert "Choose one of your sent invoices from the list." in response.content.decode()
 
 
 def test_it_filters_searches_and_pages_the_list(carol_client, acme):
