@@ -249,6 +249,19 @@ def progress(action: BulkAction) -> dict:
     }
 
 
+def count_items(actions: list[BulkAction]) -> None:
+    """Set each action's items by state (succeeded, failed, active), in one query."""
+    counts: dict[int, dict[str, int]] = {a.pk: {} for a in actions}
+    rows = BulkItem.objects.filter(action__in=actions).values_list("action_id", "state")
+    for action_id, state, n in rows.annotate(n=Count("id")):
+        counts[action_id][state] = n
+    for a in actions:
+        c = counts[a.pk]
+        a.succeeded = c.get(JobState.SUCCEEDED, 0)
+        a.failed = c.get(JobState.FAILED, 0)
+        a.active = sum(c.values()) - a.succeeded - a.failed
+
+
 def summary(kind: str, count: int) -> str:
     """ "37 will be registered" in the action's words."""
     texts = {

@@ -26,6 +26,7 @@ tenant_patterns = [
     path("tenants/export.csv", tenant_views.tenant_export, {"fmt": "csv"}, name="tenant_csv"),
     path("tenants/export.xlsx", tenant_views.tenant_export, {"fmt": "xlsx"}, name="tenant_xlsx"),
     path("tenants/bulk/", bulk.bulk_preview, name="bulk_preview"),
+    path("tenants/bulk/history/", bulk.bulk_list, name="bulk_list"),
     path("tenants/bulk/<int:pk>/", bulk.bulk_action, name="bulk_action"),
     path("tenants/bulk/<int:pk>/run/", bulk.bulk_action_run, name="bulk_action_run"),
     path("tenants/new/", tenant_views.tenant_create, name="tenant_create"),

@@ -131,6 +131,7 @@ def staff_pages(acme: Tenant, ids: dict[str, str]) -> list[tuple[str, str]]:
         ("csv-corrections", f"/staff/onboard/csv/{ids['batch']}/corrections/?form=1"),
         ("bulk-preview", ids["bulk_preview"]),
         ("bulk-ran", ids["bulk_ran"]),
+        ("bulk-actions", "/staff/tenants/bulk/history/"),
         ("sync", "/staff/sync/"),
         ("audit", "/staff/audit/"),
         ("staff-documents", f"/invoices/tenant/{t}/"),

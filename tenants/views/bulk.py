@@ -12,7 +12,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.access import staff_required
-from core.paging import seek_page
+from core.paging import page_query, seek_page
 from tenants import bulk_actions
 from tenants.forms import BulkActionForm, TenantFilterForm
 from tenants.models import BulkAction
@@ -66,6 +66,20 @@ def bulk_preview(request: HttpRequest) -> HttpResponse:
         query=form.cleaned_data.get("query") or "",
     )
     return redirect("tenants:bulk_action", action.pk)
+
+
+@staff_required
+def bulk_list(request: HttpRequest) -> HttpResponse:
+    """Every bulk action, newest first: who asked, when, and what became of its tenants."""
+    page = seek_page(
+        BulkAction.objects.select_related("created_by"),
+        request.GET.get("page"),
+        ("-created_at", "-pk"),
+    )
+    bulk_actions.count_items(page.object_list)
+    return render(
+        request, "tenants/jobs/bulk_actions.html", {"page": page, "query": page_query(request)}
+    )
 
 
 def _context(action: BulkAction) -> dict:

@@ -97,6 +97,8 @@ def test_it_registers_twenty_chosen_tenants_within_the_quota(
     assert page.count('data-state="succeeded"') == 20 and page.count('data-state="skipped"') == 2
     assert AuditEntry.objects.filter(action="tenant.bulk_register").count() == 1
     assert AuditEntry.objects.filter(action="peppol.register", actor="otto").count() == 20
+    listed = client.get("/staff/tenants/bulk/history/").content.decode()
+    assert f'data-action="{action.pk}"' in listed and "Register on Peppol" in listed
 
 
 def test_a_second_run_of_the_same_preview_queues_nothing(on_sandbox, otto):
