@@ -107,7 +107,9 @@ def _party(heading: str, party: Party, st: dict[str, ParagraphStyle]) -> list[Pa
         (_("Email"), party.email),
     ):
         if value:
-            rows.append(_p(f"{label}: {value}", st["body"]))
+            rows.append(
+                _p(_("%(label)s: %(value)s") % {"label": label, "value": value}, st["body"])
+            )
     return rows
 
 
@@ -151,7 +153,7 @@ def _lines(view: Readable, st: dict[str, ParagraphStyle], width: float) -> Table
                 _p(money_text(ln.amount, view.currency), st["num"]),
             ]
         )
-    fixed = [7 * mm, 0, 15 * mm, 20 * mm, 25 * mm, 11 * mm, 25 * mm]
+    fixed = [7 * mm, 0, 17 * mm, 22 * mm, 23 * mm, 11 * mm, 25 * mm]
     fixed[1] = width - sum(fixed)
     return _grid(rows, fixed)
 
