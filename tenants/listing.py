@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -104,6 +105,8 @@ COLUMNS = [
     "key_created",
     "key_fingerprint",
     "rotation_days",
+    "credit_balance",
+    "credit_days_left",
     "created",
 ]
 
@@ -116,7 +119,16 @@ def _peppol_state(tenant: Tenant) -> str:
     return "registered" if reg.registered else reg.state
 
 
+def _usage(tenant: Tenant):
+    """The last usage collection (usage app), or None before the first."""
+    try:
+        return tenant.usage
+    except ObjectDoesNotExist:
+        return None
+
+
 def _row(tenant: Tenant) -> list:
+    usage = _usage(tenant)
     return [
         tenant.name,
         tenant.description,
@@ -129,6 +141,10 @@ def _row(tenant: Tenant) -> list:
         getattr(tenant, "current_key_created", None),
         getattr(tenant, "current_key_fingerprint", "") or "",
         tenant.rotation_days or "",
+        "" if usage is None or usage.credit_balance is None else usage.credit_balance,
+        ""
+        if usage is None or usage.budget_estimation_days is None
+        else round(usage.budget_estimation_days, 1),
         tenant.remote_created_at or tenant.created_at,
     ]
 
@@ -136,7 +152,7 @@ def _row(tenant: Tenant) -> list:
 def rows(qs: QuerySet, ordering: Sequence[str]) -> Iterator[list]:
     """The export's rows (header first) of the list `qs` in its order, read by seeking."""
     yield list(COLUMNS)
-    for tenant in walk(qs, ordering):
+    for tenant in walk(qs.select_related("usage"), ordering):
         yield _row(tenant)
 
 

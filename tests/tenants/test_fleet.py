@@ -46,6 +46,26 @@ def test_it_exports_the_filter_as_csv_with_dangerous_cells_escaped(client, otto,
     assert [r["name"] for r in rows] == ["acme"]
 
 
+def test_the_export_follows_the_credit_filter_and_says_the_credit(client, otto, fleet):
+    from usage.models import UsageCollection
+
+    acme, globex = fleet
+    UsageCollection.objects.create(tenant=acme, credit_balance=0, budget_estimation_days=0)
+    UsageCollection.objects.create(
+        tenant=globex, credit_balance=900, average_daily_usage=3, budget_estimation_days=300
+    )
+    client.force_login(otto)
+    response = client.get("/staff/tenants/export.csv?credit=0")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["name"], r["credit_balance"]) for r in rows] == [("acme", "0")]
+    response = client.get("/staff/tenants/export.csv")
+    rows = {
+        r["name"]: r
+        for r in csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
+    }
+    assert rows["globex"]["credit_days_left"] == "300.0" and rows["evil"]["credit_balance"] == ""
+
+
 def test_it_exports_the_filter_as_xlsx(client, otto, fleet):
     client.force_login(otto)
     response = client.get("/staff/tenants/export.xlsx?key_age=none")
