@@ -17,7 +17,7 @@ import statistics
 import time
 import tracemalloc
 
-from tenant_list import _seed, seeded_database
+from tenant_list import _seed, admin_client, seeded_database
 
 
 def _download(client, url: str) -> int:
@@ -54,13 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     with seeded_database(args.database_url, lambda: _seed(args.tenants)) as (engine, seeded):
-        from django.test import Client
-
-        from accounts.models import Role, User
-
-        admin = User.objects.create_superuser("bench", "bench@example.com", "x", role=Role.ADMIN)
-        client = Client()
-        client.force_login(admin)
+        client = admin_client()
         print(f"Seeded {args.tenants} tenants in {seeded:.1f}s ({engine}, median of {args.runs}).")
         print(f"{'variant':<28}{'queries':>8}{'ms':>10}{'peak MB':>10}{'bytes':>12}")
         for name, url in (

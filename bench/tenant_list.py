@@ -177,6 +177,18 @@ def seeded_database(database_url: str | None, seed: Callable[[], None]):
         yield engine, time.perf_counter() - started
 
 
+def admin_client():
+    """A test client logged in as a reseller admin of the seeded database."""
+    from django.test import Client
+
+    from accounts.models import Role, User
+
+    admin = User.objects.create_superuser("bench", "bench@example.com", "x", role=Role.ADMIN)
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=10_000)
@@ -185,14 +197,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     with seeded_database(args.database_url, lambda: _seed(args.tenants)) as (engine, seeded):
-        from django.test import Client
-
-        from accounts.models import Role, User
         from tenants.models import ApiKey, Tenant
 
-        admin = User.objects.create_superuser("bench", "bench@example.com", "x", role=Role.ADMIN)
-        client = Client()
-        client.force_login(admin)
+        client = admin_client()
 
         print(
             f"Seeded {Tenant.objects.count()} tenants and {ApiKey.objects.count()} keys "
