@@ -83,6 +83,8 @@ document.addEventListener("htmx:afterSettle", (event) => {
     for (const note of event.detail.target.querySelectorAll(`[data-${prefix}]`)) {
       const cell = document.getElementById(`${prefix}-${note.dataset[attribute]}`);
       if (cell && cell.innerHTML !== note.innerHTML) cell.innerHTML = note.innerHTML;
+      const row = document.getElementById(`${prefix.replace("-note", "")}-${note.dataset[attribute]}`);
+      if (row) row.classList.toggle("not-counted", Boolean(note.querySelector("[data-note='error']")));
     }
   }
 });
