@@ -25,10 +25,6 @@ tenant_patterns = [
     path("tenants/", tenant_views.tenant_list, name="tenant_list"),
     path("tenants/export.csv", tenant_views.tenant_export, {"fmt": "csv"}, name="tenant_csv"),
     path("tenants/export.xlsx", tenant_views.tenant_export, {"fmt": "xlsx"}, name="tenant_xlsx"),
-    path("tenants/bulk/", bulk.bulk_preview, name="bulk_preview"),
-    path("tenants/bulk/history/", bulk.bulk_list, name="bulk_list"),
-    path("tenants/bulk/<int:pk>/", bulk.bulk_action, name="bulk_action"),
-    path("tenants/bulk/<int:pk>/run/", bulk.bulk_action_run, name="bulk_action_run"),
     path("tenants/new/", tenant_views.tenant_create, name="tenant_create"),
     path("tenants/suggest/", tenant_views.tenant_suggest, name="tenant_suggest"),
     path("tenants/<int:pk>/", tenant_views.tenant_detail, name="tenant_detail"),
@@ -58,8 +54,13 @@ tenant_patterns = [
     path("audit/checkpoint.json", audit.audit_checkpoint, name="audit_checkpoint"),
 ]
 
-# The jobs: onboarding (one or a CSV), the jobs list, key rotation, reconciliation.
+# The jobs: onboarding (one or a CSV), bulk actions on selected tenants, the jobs list, key
+# rotation, reconciliation.
 job_patterns = [
+    path("tenants/bulk/", bulk.bulk_preview, name="bulk_preview"),
+    path("tenants/bulk/history/", bulk.bulk_list, name="bulk_list"),
+    path("tenants/bulk/<int:pk>/", bulk.bulk_action, name="bulk_action"),
+    path("tenants/bulk/<int:pk>/run/", bulk.bulk_action_run, name="bulk_action_run"),
     path("onboard/", onboarding.onboard, name="onboard"),
     path("onboard/csv/", onboarding.bulk_upload, name="bulk_upload"),
     path("onboard/csv/template.csv", onboarding.bulk_template, name="bulk_template"),
