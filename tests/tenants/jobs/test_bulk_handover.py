@@ -229,3 +229,50 @@ def test_it_marks_the_rows_of_a_job_that_failed_for_good(client, alice, on_sandb
     batch_handover.release_rows(job)
     assert BulkOnboarding.objects.get().rows[0]["key_link"]["status"] == "failed"
     assert [r["key_link"] for r in _results(client, batch)] == ["failed: email not sent"]
+
+
+def test_a_batch_of_ten_onboards_invites_and_hands_over_keys_to_ten_customers(
+    client, alice, on_sandbox
+):
+    """The issue's journey: 10 rows with emails → 10 tenants, 10 invitations, 10 key links;
+    one invitee sets a password through the emailed link and sees only their own tenant; the
+    link used again says so; each key link shows its key exactly once."""
+    from tests.accounts.test_invitations import NEW_PASSWORD, accept, link_path, logs_in
+
+    client.force_login(alice)
+    emails = [f"owner{i}@example.com" for i in range(10)]
+    batch = _onboarded_batch(client, emails)
+    assert batch.jobs.filter(state="succeeded").count() == 10
+
+    client.post(reverse("tenants:bulk_invite", args=[batch.pk]), {"language": "en"})
+    send_queued()
+    invites = {m.to[0]: m for m in mail.outbox}
+    assert sorted(invites) == sorted(emails)
+    mail.outbox.clear()
+    client.post(reverse("tenants:bulk_key_links", args=[batch.pk]), {"language": "en"})
+    send_queued()
+    key_links = {m.to[0]: m for m in mail.outbox}
+    assert sorted(key_links) == sorted(emails)
+
+    client.logout()
+    owner = User.objects.get(email="owner3@example.com")
+    path = link_path(invites["owner3@example.com"])
+    _, done = accept(client, path)
+    assert done.wsgi_request.user == owner
+    assert logs_in(client, "owner3@example.com", NEW_PASSWORD)
+    others = OnboardingJob.objects.exclude(tenant=owner.tenant).values_list("tenant", flat=True)
+    assert client.get(reverse("invoices:documents")).status_code == 200
+    assert client.get(reverse("tenants:tenant_detail", args=[others[0]])).status_code == 403
+    client.logout()
+    again, _ = accept(client, path, "another long pass phrase")
+    assert "already used" in again.content.decode()
+    assert logs_in(client, "owner3@example.com", NEW_PASSWORD)  # the first password holds
+    client.logout()
+
+    for job in batch.jobs.all():
+        message = key_links[emails[job.row_number - 2]]  # row 1 is the header
+        link = re.search(r"https?://[^/\s]+(/\S+)", message.body).group(1)
+        value = job.api_key.reveal_value()
+        assert value not in message.body
+        assert value in client.post(link).content.decode()
+        assert value not in client.post(link).content.decode()  # once
