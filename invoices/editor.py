@@ -89,6 +89,12 @@ def _count(data: QueryDict, prefix: str, limit: int) -> int:
         return 0
 
 
+def _storable(value: Any) -> str:
+    """Text as typed, without NUL characters: PostgreSQL cannot store them, and they are never
+    part of an invoice (the field's own check still names them when the draft is checked)."""
+    return str(value).replace("\x00", "")
+
+
 def rows(data: QueryDict, formset: tuple = LINES) -> list[dict[str, str]]:
     """The raw rows of one of the editor's formsets (`LINES` or `ADJUSTMENTS`), as posted."""
     prefix, fields, limit, _initial = formset
@@ -175,9 +181,11 @@ class Editor:
         """Everything as typed (header inputs and rows, as text): a draft opens again so."""
         data = self.data if self.data is not None else QueryDict()
         return {
-            "header": {name: str(data.get(name, ""))[:2000] for name in self.form.fields},
-            "lines": rows(data, LINES),
-            "adjustments": rows(data, ADJUSTMENTS),
+            "header": {name: _storable(data.get(name, ""))[:2000] for name in self.form.fields},
+            "lines": [{k: _storable(v) for k, v in row.items()} for row in rows(data, LINES)],
+            "adjustments": [
+                {k: _storable(v) for k, v in row.items()} for row in rows(data, ADJUSTMENTS)
+            ],
         }
 
     def readable_header(self) -> dict[str, Any]:
@@ -190,7 +198,7 @@ class Editor:
                 out[name] = cleaned[name]
             elif name in TEXT_COLUMNS:
                 limit = Document._meta.get_field(name).max_length or 2000
-                out[name] = str(self.data.get(name, "")).strip()[:limit]
+                out[name] = _storable(self.data.get(name, "")).strip()[:limit]
             else:
                 out[name] = None
         return out

@@ -28,6 +28,9 @@ def add_line(page, count_after: int):
     # settle under CI load and lost the first letters).
     new = page.locator(f"input[name='lines-{count_after - 1}-description']")
     expect(new).to_be_focused()
+    # And no totals request still on its way (on a loaded machine one settled while the next
+    # line was being filled, and its first letter was lost).
+    page.wait_for_load_state("networkidle")
 
 
 def test_it_writes_validates_and_sends_an_invoice_then_a_credit_note(

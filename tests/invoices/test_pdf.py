@@ -105,7 +105,7 @@ def test_every_kind_of_document_renders(acme):
         stored(
             acme,
             lines=[],
-            invoice_id="X\x00\x07Y",
+            invoice_id="X\x07\x1bY",  # control characters (PostgreSQL cannot store a NUL)
             direction=Direction.OUTBOUND,
             invoice_date=date(2026, 1, 1),
         ),
