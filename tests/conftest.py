@@ -221,6 +221,13 @@ def login(page, username: str, password: str = PASSWORD) -> None:
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
+def log_out(page) -> None:
+    """Log out as a person does: open the account menu in the top bar, click "Log out"."""
+    page.click("details.account-menu > summary")
+    page.click("details.account-menu >> text=Log out")
+    page.wait_for_url("**/accounts/login/**")
+
+
 @pytest.fixture(autouse=True)
 def password_resets_sent_inline():
     """The worker's part of "Forgot password?" runs at once, as an eager worker would."""

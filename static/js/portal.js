@@ -11,6 +11,21 @@ document.addEventListener("click", (event) => {
   }
 });
 
+// The account menu closes on a click elsewhere and on Escape, as menus do.
+document.addEventListener("click", (event) => {
+  for (const menu of document.querySelectorAll("details.account-menu[open]")) {
+    if (!menu.contains(event.target)) menu.open = false;
+  }
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const menu = document.querySelector("details.account-menu[open]");
+  if (menu) {
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  }
+});
+
 // The language switcher applies a choice at once (without this file, its Go button does).
 document.addEventListener("change", (event) => {
   if (event.target.matches("select[data-submit-on-change]")) event.target.form.submit();

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import login
+from tests.conftest import log_out, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,5 +21,5 @@ def test_it_lands_each_role_on_its_home(page, screenshot, request, persona, path
     page.wait_for_url(f"**{path}")
     assert page.locator("h1").first.inner_text().startswith(heading)
     screenshot("home")
-    page.click("text=Log out")
+    log_out(page)
     page.wait_for_url("**/accounts/login/")

@@ -281,6 +281,7 @@ def test_it_switches_language_from_the_header_in_a_browser(page, screenshot, ali
     login(page, "alice")
     page.wait_for_url("**/staff/")
     expect(page.get_by_role("link", name="Nieuwe tenant")).to_be_visible()
+    page.click("details.account-menu > summary")
     expect(page.get_by_role("button", name="Afmelden")).to_be_visible()
 
     page.select_option("#language", "fr")

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import login
+from tests.conftest import log_out, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -88,7 +88,7 @@ def test_it_writes_validates_and_sends_an_invoice_then_a_credit_note(
     page.goto("/invoices/")
     assert page.locator("tr[data-document='INV-WEB-1'] [data-state='SENT']").count() == 1
 
-    page.click("text=Log out")
+    log_out(page)
     login(page, "bob")
     page.goto("/invoices/inbox/")
     page.wait_for_selector("tr[data-document='INV-WEB-1'] [data-state='RECEIVED']")
@@ -97,7 +97,7 @@ def test_it_writes_validates_and_sends_an_invoice_then_a_credit_note(
     assert "126.35 EUR" in page.inner_text("#grand-total")
 
     # The credit note: positive amounts, referencing the invoice it corrects.
-    page.click("text=Log out")
+    log_out(page)
     login(page, "carol")
     page.goto("/invoices/new/credit-note/")
     page.fill("input[name='invoice_id']", "CN-WEB-1")
