@@ -329,7 +329,7 @@ class Mailbox(models.Model):
     # Where the API posts: re-registered when PORTAL_BASE_URL changes.
     webhook_url = models.CharField(max_length=500, blank=True)
     # MultiFernet ciphertext of the signing secret the API returned.
-    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    webhook_secret_encrypted = crypto.EncryptedTextField(blank=True, editable=False)
     webhook_registered_at = models.DateTimeField(null=True, blank=True)
     webhook_attempted_at = models.DateTimeField(null=True, blank=True)
     webhook_error = models.TextField(blank=True)

@@ -93,7 +93,7 @@ class WebhookEndpoint(models.Model):
     kinds = models.JSONField(_("events"), default=list, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     # MultiFernet ciphertext of the signing secret (shown to the admin once).
-    secret_encrypted = models.TextField(editable=False)
+    secret_encrypted = crypto.EncryptedTextField(editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -100,7 +100,7 @@ class ApiKey(models.Model):
     description = models.TextField(_("description"), blank=True)
     # MultiFernet ciphertext (core.crypto). Empty for keys the portal never held,
     # e.g. adopted from the remote list: the API shows a value only once.
-    encrypted_value = models.TextField(blank=True, editable=False)
+    encrypted_value = crypto.EncryptedTextField(blank=True, editable=False)
     fingerprint = models.CharField(max_length=32, blank=True)
     is_current = models.BooleanField(default=False)
     # Set when staff saw the value on the one-time reveal page.
