@@ -69,3 +69,24 @@ def test_it_keeps_long_tokens_inside_the_page_in_french(
         screenshot(f"{width}-{name}")
         assert m["scroll"] <= m["width"], (name, m)
         assert m["barScroll"] <= m["barWidth"], (name, m)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["nl", "fr"])
+@pytest.mark.parametrize("persona", ["alice", "carol"])
+def test_it_keeps_the_top_bar_on_one_row_at_1366_px(page, request, screenshot, persona, lang):
+    """Staff and customers alike: the translated bar used to take a second row (twice as tall)."""
+    request.getfixturevalue(persona)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    login(page, persona)
+    with page.expect_navigation():
+        page.select_option("#language", lang)
+    one_row = page.locator(".brand").bounding_box()["height"] + 30
+    assert page.locator(".topbar").bounding_box()["height"] < one_row
+    # The account's links are one click away, in the menu under the user's name.
+    page.click("details.account-menu > summary")
+    expect = {"nl": "Afmelden", "fr": "Se déconnecter"}[lang]
+    assert page.get_by_role("button", name=expect).is_visible()
+    screenshot(f"{persona}-{lang}-account-menu")
+    page.keyboard.press("Escape")
+    assert not page.get_by_role("button", name=expect).is_visible()
