@@ -73,8 +73,12 @@ class DigestItem(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="digest_items")
     created_at = models.DateTimeField(default=timezone.now)
-    # Set when the digest that carries it is claimed; cleared again if that email fails.
+    # Set once the email that carries it went out.
     sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The run sending it: its random token and until when the claim holds. A run that dies
+    # leaves both behind, and once the claim has run out the line is sent again.
+    claim = models.CharField(max_length=32, blank=True, db_index=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -1,8 +1,9 @@
 """Celery tasks of the notifications; each calls the functions the views and tests call.
 
 Events and deliveries are local jobs (jobs.local): released at once, swept on beat by
-core.tasks.sweep_local_jobs. Beat runs `send_digests` once a day at NOTIFY_DIGEST_HOUR and
-`check_credit` every hour (the usage collection's "running low" list).
+core.tasks.sweep_local_jobs. Beat runs `send_digests` once a day at NOTIFY_DIGEST_HOUR, `resume_digests` every few
+minutes (the digests of a worker that died sending them) and `check_credit` every hour (the
+usage collection's "running low" list).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ def run_delivery(delivery_id: int) -> None:
 @shared_task(ignore_result=True)
 def send_digests() -> int:
     return digest.send_due()
+
+
+@shared_task(ignore_result=True)
+def resume_digests() -> int:
+    return digest.resume_abandoned()
 
 
 @shared_task(ignore_result=True)

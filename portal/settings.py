@@ -369,6 +369,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=NOTIFY_DIGEST_HOUR, minute=0),
         "options": {"expires": 3600},
     },
+    "notifications-digest-resume": {
+        "task": "notifications.tasks.resume_digests",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
     # Each tenant's usage and credit, at its slot of the day (usage.collect).
     "usage-collect": {
         "task": "usage.tasks.collect_due",
