@@ -21,7 +21,7 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from core import checkpoint
+from core import checkpoint, texts
 from core.logfilter import mask_secrets
 from core.models import GENESIS_HASH, AuditEntry, AuditHead, Outcome
 
@@ -83,14 +83,16 @@ def record(
     request: HttpRequest | None = None,
     actor_label: str | None = None,
     outcome: str = Outcome.SUCCESS,
-    error: str = "",
+    error: str | BaseException = "",
     changes: dict | None = None,
     actor: Actor = None,
 ) -> AuditEntry:
     """Append one entry to the chain and return it.
 
     `actor` is either of `user` and `actor_label`, for callers that take both (services
-    run by staff and by jobs)."""
+    run by staff and by jobs). A Coded `error` (or an exception raised with one) is kept
+    as its code and parameters too, and shown in each reader's language."""
+
     if isinstance(actor, str):
         actor_label = actor
     elif actor is not None:
@@ -104,6 +106,7 @@ def record(
         name = user.get_username()
     else:
         name = "system"
+    error = texts.of_error(error or "")
     entry = AuditEntry(
         actor=name[:150],
         user=user,
@@ -114,6 +117,9 @@ def record(
         error=mask_secrets(str(error or ""))[:MAX_TEXT],
         changes=_clean_changes(changes),
     )
+    if isinstance(error, texts.Coded):
+        entry.error_code = error.code
+        entry.error_params = {str(k): _clean_value(v) for k, v in error.params.items()}
     if request is not None:
         entry.ip = _client_ip(request)
         entry.user_agent = request.META.get("HTTP_USER_AGENT", "")[:300]
@@ -168,7 +174,7 @@ class Attempt:
         return self._record(Outcome.SUCCESS, "", **fields)
 
     def fail(self, error: BaseException | str, **fields: Any) -> AuditEntry:
-        return self._record(Outcome.ERROR, str(error), **fields)
+        return self._record(Outcome.ERROR, texts.of_error(error), **fields)
 
 
 @contextmanager

@@ -18,6 +18,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import texts
+
 GENESIS_HASH = "0" * 64
 
 
@@ -75,6 +77,10 @@ class AuditEntry(models.Model):
     target = models.CharField(_("target"), max_length=200, blank=True)
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
     error = models.TextField(_("error"), blank=True)
+    # The error as a code with parameters (core.texts) when it has one, so that each reader
+    # reads it in their language; `error` keeps the words of the one who acted.
+    error_code = models.CharField(max_length=64, blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
     # {"field": [before, after]}; never a secret (core.audit sanitises it).
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
@@ -107,6 +113,13 @@ class AuditEntry(models.Model):
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("audit entries cannot be deleted")
 
+    @property
+    def error_text(self) -> str:
+        """The error in the active language (as written when it has no code)."""
+        if not self.error_code:
+            return self.error
+        return texts.word(self.error_code, self.error_params, self.error)
+
     # --- the chain --------------------------------------------------------------------
     def canonical(self) -> str:
         """The row as canonical JSON: sorted keys, no whitespace, UTC microsecond time."""
@@ -125,6 +138,10 @@ class AuditEntry(models.Model):
             "ip": self.ip,
             "user_agent": self.user_agent,
         }
+        if self.error_code:
+            # Only in rows that have one: rows written before codes existed hash as they did.
+            row["error_code"] = self.error_code
+            row["error_params"] = self.error_params
         return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def compute_hash(self) -> str:

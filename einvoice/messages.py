@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
-from core import crypto
+from core import crypto, texts
 from core.logfilter import mask_secrets
 from einvoice import http
 from einvoice.errors import (
@@ -64,12 +64,19 @@ def describe_for_staff(method: str, path: str) -> http.Describe:
     return describe
 
 
-def registered_by_our_tenant(peppol_id: str, other: str) -> str:
-    return _(
+REGISTERED_BY_OUR_TENANT = texts.define(
+    "peppol.registered_by_our_tenant",
+    gettext_lazy(
         "Peppol ID %(id)s is already registered on Peppol by your tenant %(other)s. "
         "If that registration is a mistake, unregister %(other)s first; otherwise "
         "check the ID with the customer."
-    ) % {"id": peppol_id, "other": other}
+    ),
+)
+
+
+def registered_by_our_tenant(peppol_id: str, other: str) -> str:
+    """A Coded text: the audit log keeps a registration refused for it as a code."""
+    return texts.Coded(REGISTERED_BY_OUR_TENANT, id=peppol_id, other=other)
 
 
 def _explain_conflict(error: Conflict, peppol_id: str, name: str, tenant: Tenant | None) -> str:

@@ -8,6 +8,7 @@ company number it already knows is probably a mistake.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
@@ -16,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import texts
 from tenants.identifiers import name_key
 from tenants.models import PeppolRegistration, Tenant
 
@@ -137,20 +139,9 @@ class PeppolVerdict:
     @property
     def text(self) -> str:
         """One line for staff: the verdict with what it rests on."""
-        if self.kind == Verdict.FREE:
-            return _("Free: %(id)s is not registered on the Peppol network.") % {
-                "id": self.peppol_id
-            }
-        if self.kind == Verdict.OURS and self.tenant is not None:
-            return _("Registered here, under our tenant %(name)s.") % {"name": self.tenant.name}
-        if self.kind == Verdict.ELSEWHERE:
-            return holder_text(self.holder)
-        if self.kind == Verdict.UNAVAILABLE:
-            return _("Lookup unavailable (%(reason)s): not checked.") % {"reason": self.reason}
-        return _("No Peppol ID.")
+        return verdict_text(self._fields())
 
-    def as_row(self) -> dict[str, Any]:
-        """What a CSV row keeps (JSON): the verdict and the holder, the tenant by id."""
+    def _fields(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "peppol_id": self.peppol_id,
@@ -158,8 +149,32 @@ class PeppolVerdict:
             "tenant_name": self.tenant.name if self.tenant else "",
             "holder": self.holder,
             "reason": self.reason,
-            "text": self.text,
         }
+
+    def as_row(self) -> dict[str, Any]:
+        """What a CSV row keeps (JSON): the verdict and the holder, the tenant by id; its
+        `text` as worded then (verdict_text words it again for each reader)."""
+        fields = self._fields()
+        return {**fields, "text": verdict_text(fields)}
+
+
+def verdict_text(row: Mapping[str, Any]) -> str:
+    """A verdict's line (as_row's fields) in the active language; a row kept without them
+    shows its text as it was worded."""
+    kind = row.get("kind")
+    if kind == Verdict.FREE:
+        return _("Free: %(id)s is not registered on the Peppol network.") % {
+            "id": row.get("peppol_id")
+        }
+    if kind == Verdict.OURS and row.get("tenant_name"):
+        return _("Registered here, under our tenant %(name)s.") % {"name": row["tenant_name"]}
+    if kind == Verdict.ELSEWHERE:
+        return holder_text(row.get("holder") or {})
+    if kind == Verdict.UNAVAILABLE:
+        return _("Lookup unavailable (%(reason)s): not checked.") % {"reason": row.get("reason")}
+    if kind in (Verdict.NONE, Verdict.OURS):
+        return _("No Peppol ID.")
+    return str(row.get("text") or "")
 
 
 def document_type_names(types: list[str]) -> list[str]:
@@ -173,7 +188,7 @@ def document_type_names(types: list[str]) -> list[str]:
     return names
 
 
-def holder_text(holder: dict[str, Any]) -> str:
+def _held_by(holder: Mapping[str, Any]) -> str:
     types = ", ".join(document_type_names(holder.get("document_types") or [])) or "—"
     return _(
         "Held by %(name)s with the access point %(access_point)s (SMP %(smp)s), registered "
@@ -185,6 +200,17 @@ def holder_text(holder: dict[str, Any]) -> str:
         "since": holder.get("registration_date") or _("an unknown date"),
         "types": types,
     }
+
+
+# Its parameters are the holder's own fields: the defaults ("unknown") are worded when read.
+HELD_BY = texts.define("peppol.held_by", _held_by)
+HOLDER_FIELDS = ("name", "access_point", "smp_host", "registration_date", "document_types")
+
+
+def holder_text(holder: Mapping[str, Any]) -> str:
+    """Who holds a Peppol ID, in the active language; a Coded text, so that the audit log
+    keeps a registration refused for it as a code, worded for each reader."""
+    return texts.Coded(HELD_BY, **{f: holder[f] for f in HOLDER_FIELDS if holder.get(f)})
 
 
 def held_elsewhere_advice(holder: dict[str, Any], peppol_id: str) -> str:

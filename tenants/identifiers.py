@@ -26,6 +26,8 @@ from stdnum.lu import tva as lu_tva
 from stdnum.nl import btw as nl_btw
 from stdnum.util import clean, isdigits
 
+from core.texts import Coded, define
+
 TENANT_FIELDS = ("name", "description", "company_number", "company_tax_id", "peppol_id")
 
 COUNTRIES = [
@@ -42,16 +44,95 @@ NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$")
 NAME_MAX = 100
 
 
+# --- the errors, as codes: a CSV row keeps them and words them in its reader's language -------
+CBE_INVALID = define(
+    "tenant.cbe_invalid",
+    gettext_lazy("Not a valid Belgian enterprise number (CBE/KBO), e.g. 0403.170.701."),
+)
+KVK_INVALID = define(
+    "tenant.kvk_invalid", gettext_lazy("A Dutch KvK number has 8 digits, e.g. 12345678.")
+)
+RCS_INVALID = define(
+    "tenant.rcs_invalid",
+    gettext_lazy("A Luxembourg RCS number is a letter and up to 6 digits, e.g. B123456."),
+)
+COMPANY_NUMBER_INVALID = define(
+    "tenant.company_number_invalid",
+    gettext_lazy("Use letters, digits, spaces, dots, slashes or hyphens (2 to 32 characters)."),
+)
+COMPANY_NUMBER_NO_COUNTRY = define(
+    "tenant.company_number_no_country",
+    gettext_lazy(
+        "Choose the country of the company register (or give the VAT number) so that "
+        "the company number can be checked."
+    ),
+)
+VAT_NO_PREFIX = define(
+    "tenant.vat_no_prefix",
+    gettext_lazy("Start the VAT number with its country code, e.g. BE0403170701."),
+)
+VAT_INVALID = define(
+    "tenant.vat_invalid",
+    gettext_lazy("Not a valid VAT number for %(country)s (check digits or length)."),
+)
+VAT_OTHER_COUNTRY = define(
+    "tenant.vat_other_country",
+    gettext_lazy(
+        "This VAT number is from %(prefix)s but the country is %(country)s: correct "
+        "the one that is wrong."
+    ),
+)
+BE_VAT_NOT_NUMBER = define(
+    "tenant.be_vat_not_number",
+    gettext_lazy("A Belgian VAT number is BE followed by the company number: BE%(n)s."),
+)
+BE_VAT_INVALID = define(
+    "tenant.be_vat_invalid", gettext_lazy("Not a valid Belgian VAT number, e.g. BE0403170701.")
+)
+NL_VAT_INVALID = define("tenant.nl_vat_invalid", gettext_lazy("Not a valid Dutch VAT number."))
+LU_VAT_INVALID = define("tenant.lu_vat_invalid", gettext_lazy("Not a valid Luxembourg VAT number."))
+GLN_LENGTH = define("tenant.gln_length", gettext_lazy("A GLN has 13 digits."))
+GLN_INVALID = define("tenant.gln_invalid", gettext_lazy("Not a valid GLN (check digit)."))
+DUNS_LENGTH = define("tenant.duns_length", gettext_lazy("A DUNS number has 9 digits."))
+PEPPOL_FORMAT = define(
+    "tenant.peppol_format",
+    gettext_lazy("Write the Peppol ID as scheme:identifier, e.g. 0208:0403170701."),
+)
+PEPPOL_UNKNOWN_SCHEME = define(
+    "tenant.peppol_unknown_scheme",
+    gettext_lazy("Unknown Peppol scheme %(scheme)s. Known schemes: %(known)s."),
+)
+PEPPOL_NOT_COMPANY_NUMBER = define(
+    "tenant.peppol_not_company_number",
+    gettext_lazy(
+        "The identifier after %(scheme)s: must be the company number "
+        "(%(number)s), so the Peppol ID is %(scheme)s:%(number)s."
+    ),
+)
+NAME_INVALID = define(
+    "tenant.name_invalid",
+    gettext_lazy(
+        "Use lowercase letters, digits, hyphens, dots or underscores, no spaces (at "
+        "most %(max)s characters), e.g. customer-company-bvba."
+    ),
+)
+NAME_MISSING = define(
+    "tenant.name_missing",
+    gettext_lazy("Give the tenant a name, or a company name to derive it from."),
+)
+COUNTRY_UNKNOWN = define(
+    "tenant.country_unknown",
+    gettext_lazy("Choose Belgium, the Netherlands or Luxembourg, or leave the country empty."),
+)
+
+
 # --- company number -------------------------------------------------------------------
 def _cbe(value: str) -> str:
     """Belgian enterprise number (CBE/KBO): 10 digits, mod-97 check (stdnum.be.vat)."""
     try:
         number = be_vat.validate(value)
     except StdnumError:
-        raise ValidationError(
-            _("Not a valid Belgian enterprise number (CBE/KBO), e.g. 0403.170.701."),
-            code="invalid_cbe",
-        ) from None
+        raise ValidationError(Coded(CBE_INVALID), code="invalid_cbe") from None
     return number
 
 
@@ -59,9 +140,7 @@ def _kvk(value: str) -> str:
     # The KvK number has had no check digit since 2009: 8 digits.
     number = clean(value, " .-").strip()
     if not (isdigits(number) and len(number) == 8):
-        raise ValidationError(
-            _("A Dutch KvK number has 8 digits, e.g. 12345678."), code="invalid_kvk"
-        )
+        raise ValidationError(Coded(KVK_INVALID), code="invalid_kvk")
     return number
 
 
@@ -69,20 +148,14 @@ def _rcs(value: str) -> str:
     # RCS Luxembourg: a section letter and up to 6 digits (B for commercial companies).
     number = clean(value, " .-").strip().upper()
     if not re.fullmatch(r"[A-K][0-9]{1,6}", number):
-        raise ValidationError(
-            _("A Luxembourg RCS number is a letter and up to 6 digits, e.g. B123456."),
-            code="invalid_rcs",
-        )
+        raise ValidationError(Coded(RCS_INVALID), code="invalid_rcs")
     return number
 
 
 def _generic_company_number(value: str) -> str:
     number = value.strip()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ./-]{1,31}", number):
-        raise ValidationError(
-            _("Use letters, digits, spaces, dots, slashes or hyphens (2 to 32 characters)."),
-            code="invalid_company_number",
-        )
+        raise ValidationError(Coded(COMPANY_NUMBER_INVALID), code="invalid_company_number")
     return number
 
 
@@ -100,18 +173,11 @@ def validate_company_tax_id(value: str) -> str:
     """A VAT/tax number with its country prefix and valid check digits, e.g. BE0403170701."""
     compact = clean(value, " .-").upper()
     if not re.match(r"^[A-Z]{2}", compact):
-        raise ValidationError(
-            _("Start the VAT number with its country code, e.g. BE0403170701."),
-            code="missing_prefix",
-        )
+        raise ValidationError(Coded(VAT_NO_PREFIX), code="missing_prefix")
     try:
         return vatin.validate(compact)
     except StdnumError:
-        raise ValidationError(
-            _("Not a valid VAT number for %(country)s (check digits or length).")
-            % {"country": compact[:2]},
-            code="invalid_vat",
-        ) from None
+        raise ValidationError(Coded(VAT_INVALID, country=compact[:2]), code="invalid_vat") from None
 
 
 # --- Peppol ID ------------------------------------------------------------------------
@@ -119,40 +185,38 @@ def _peppol_be_vat(value: str) -> str:
     try:
         return "BE" + be_vat.validate(value)
     except StdnumError:
-        raise ValidationError(
-            _("Not a valid Belgian VAT number, e.g. BE0403170701."), code="invalid_vat"
-        ) from None
+        raise ValidationError(Coded(BE_VAT_INVALID), code="invalid_vat") from None
 
 
 def _peppol_nl_vat(value: str) -> str:
     try:
         return "NL" + nl_btw.validate(value)
     except StdnumError:
-        raise ValidationError(_("Not a valid Dutch VAT number."), code="invalid_vat") from None
+        raise ValidationError(Coded(NL_VAT_INVALID), code="invalid_vat") from None
 
 
 def _peppol_lu_vat(value: str) -> str:
     try:
         return "LU" + lu_tva.validate(value)
     except StdnumError:
-        raise ValidationError(_("Not a valid Luxembourg VAT number."), code="invalid_vat") from None
+        raise ValidationError(Coded(LU_VAT_INVALID), code="invalid_vat") from None
 
 
 def _gln(value: str) -> str:
     number = clean(value, " -")
     if len(number) != 13:
-        raise ValidationError(_("A GLN has 13 digits."), code="invalid_gln")
+        raise ValidationError(Coded(GLN_LENGTH), code="invalid_gln")
     try:
         return ean.validate(number)
     except StdnumError:
-        raise ValidationError(_("Not a valid GLN (check digit)."), code="invalid_gln") from None
+        raise ValidationError(Coded(GLN_INVALID), code="invalid_gln") from None
 
 
 def _duns(value: str) -> str:
     # D-U-N-S numbers carry no public check digit: 9 digits.
     number = clean(value, " -")
     if not (isdigits(number) and len(number) == 9):
-        raise ValidationError(_("A DUNS number has 9 digits."), code="invalid_duns")
+        raise ValidationError(Coded(DUNS_LENGTH), code="invalid_duns")
     return number
 
 
@@ -199,17 +263,12 @@ def validate_peppol_id(value: str, company_number: str | None = None) -> str:
     """
     scheme_code, identifier = split_peppol_id(value)
     if not re.fullmatch(r"[0-9]{4}", scheme_code) or not identifier:
-        raise ValidationError(
-            _("Write the Peppol ID as scheme:identifier, e.g. 0208:0403170701."),
-            code="format",
-        )
+        raise ValidationError(Coded(PEPPOL_FORMAT), code="format")
     scheme = SCHEMES.get(scheme_code)
     if scheme is None:
         known = ", ".join(sorted(SCHEMES))
         raise ValidationError(
-            _("Unknown Peppol scheme %(scheme)s. Known schemes: %(known)s.")
-            % {"scheme": scheme_code, "known": known},
-            code="unknown_scheme",
+            Coded(PEPPOL_UNKNOWN_SCHEME, scheme=scheme_code, known=known), code="unknown_scheme"
         )
     normalised = scheme.check(identifier)
     if company_number and scheme_code in COMPANY_NUMBER_SCHEMES:
@@ -219,11 +278,7 @@ def validate_peppol_id(value: str, company_number: str | None = None) -> str:
             number = company_number.strip()  # reported on its own field
         if normalised != number:
             raise ValidationError(
-                _(
-                    "The identifier after %(scheme)s: must be the company number "
-                    "(%(number)s), so the Peppol ID is %(scheme)s:%(number)s."
-                )
-                % {"scheme": scheme_code, "number": number},
+                Coded(PEPPOL_NOT_COMPANY_NUMBER, scheme=scheme_code, number=number),
                 code="mismatch",
             )
     return f"{scheme_code}:{normalised}"
@@ -259,14 +314,7 @@ def company_key(number: str) -> str:
 def validate_tenant_name(value: str) -> str:
     name = value.strip()
     if not NAME_RE.fullmatch(name):
-        raise ValidationError(
-            _(
-                "Use lowercase letters, digits, hyphens, dots or underscores, no spaces (at "
-                "most %(max)s characters), e.g. customer-company-bvba."
-            )
-            % {"max": NAME_MAX},
-            code="invalid_name",
-        )
+        raise ValidationError(Coded(NAME_INVALID, max=NAME_MAX), code="invalid_name")
     return name
 
 
@@ -311,7 +359,11 @@ def peppol_warnings(data: dict) -> list[str]:
 
 
 def _messages(error: ValidationError) -> list[str]:
-    return [str(m) for m in error.messages]
+    # The Coded message itself, so that a stored copy (a CSV row) keeps its code.
+    return [
+        e.message if isinstance(e.message, Coded) else str(m)
+        for e, m in zip(error.error_list, error.messages, strict=True)
+    ]
 
 
 def _vat_number_and_country(cleaned: dict, country: str | None, errors: dict) -> str | None:
@@ -320,11 +372,7 @@ def _vat_number_and_country(cleaned: dict, country: str | None, errors: dict) ->
     tax_prefix = clean(cleaned["company_tax_id"], " .-").upper()[:2]
     if country and tax_prefix.isalpha() and tax_prefix in _COUNTRY_CODES and tax_prefix != country:
         errors.setdefault("company_tax_id", []).append(
-            _(
-                "This VAT number is from %(prefix)s but the country is %(country)s: correct "
-                "the one that is wrong."
-            )
-            % {"prefix": tax_prefix, "country": country}
+            Coded(VAT_OTHER_COUNTRY, prefix=tax_prefix, country=country)
         )
     elif not cleaned["company_number"] and tax_prefix == "BE" and country in (None, "BE"):
         digits = clean(cleaned["company_tax_id"], " .-").upper()[2:]
@@ -344,17 +392,13 @@ def clean_tenant_fields(data: dict, *, suggest: bool = True) -> tuple[dict, dict
     cleaned: dict[str, str] = {f: str(data.get(f) or "").strip() for f in TENANT_FIELDS}
     country = infer_country(data)
     if country and country not in _COUNTRY_CODES and data.get("country"):
-        errors.setdefault("country", []).append(
-            _("Choose Belgium, the Netherlands or Luxembourg, or leave the country empty.")
-        )
+        errors.setdefault("country", []).append(Coded(COUNTRY_UNKNOWN))
         country = None
 
     if not cleaned["name"] and suggest:
         cleaned["name"] = suggest_tenant_name(cleaned["description"])
     if not cleaned["name"]:
-        errors.setdefault("name", []).append(
-            _("Give the tenant a name, or a company name to derive it from.")
-        )
+        errors.setdefault("name", []).append(Coded(NAME_MISSING))
     else:
         try:
             cleaned["name"] = validate_tenant_name(cleaned["name"])
@@ -371,12 +415,7 @@ def clean_tenant_fields(data: dict, *, suggest: bool = True) -> tuple[dict, dict
         # Digits alone, no country, and not shaped like a CBE number: nothing says which
         # register the number is from, so nothing can check it ("123" was accepted). A
         # number with letters (HRB 12345) names its register and is checked loosely.
-        errors.setdefault("company_number", []).append(
-            _(
-                "Choose the country of the company register (or give the VAT number) so that "
-                "the company number can be checked."
-            )
-        )
+        errors.setdefault("company_number", []).append(Coded(COMPANY_NUMBER_NO_COUNTRY))
     elif cleaned["company_number"]:
         try:
             cleaned["company_number"] = validate_company_number(cleaned["company_number"], country)
@@ -398,10 +437,7 @@ def clean_tenant_fields(data: dict, *, suggest: bool = True) -> tuple[dict, dict
                 and country == "BE"
                 and cleaned["company_tax_id"] != "BE" + number
             ):
-                errors.setdefault("company_tax_id", []).append(
-                    _("A Belgian VAT number is BE followed by the company number: BE%(n)s.")
-                    % {"n": number}
-                )
+                errors.setdefault("company_tax_id", []).append(Coded(BE_VAT_NOT_NUMBER, n=number))
 
     if not cleaned["peppol_id"] and suggest and "company_number" not in errors:
         cleaned["peppol_id"] = suggest_peppol_id(cleaned["company_number"], country)

@@ -30,10 +30,11 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from core import audit
+from core import audit, texts
 from core.models import AuditEntry
+from core.texts import Coded
 from einvoice import admin as admin_api
 from einvoice.errors import ApiError, NotFound
 from jobs import runner
@@ -52,7 +53,27 @@ CREATE_ATTEMPTS = 2
 
 class KeyNotCreated(Exception):
     """The "New key" screen could not create a key the portal holds; the message says what
-    the portal did about the keys whose answer was lost, and what staff should do."""
+    the portal did about the keys whose answer was lost, and what staff should do (a Coded
+    text: the audit log keeps it as a code, worded for each reader)."""
+
+
+ANSWERS_LOST = texts.define(
+    "key.answers_lost",
+    gettext_lazy(
+        "e-invoice.be's answer was lost %(times)s times, so the portal "
+        "could not store a new key. The keys those attempts made were "
+        "revoked (%(revoked)s): none is valid without the portal holding "
+        "it. Try again in a minute."
+    ),
+)
+ANSWER_LOST_UNCHECKED = texts.define(
+    "key.answer_lost_unchecked",
+    gettext_lazy(
+        "e-invoice.be did not answer (%(detail)s), and the portal could not check "
+        "whether a key was made. If one was, the portal cannot hold its value: a "
+        "Refresh of the tenant in a few minutes revokes it. Then create the key again."
+    ),
+)
 
 
 def _marked(description: str, mark: str) -> str:
@@ -118,13 +139,7 @@ def create_key(
                 attempt.fail(f"{lost} (its answer was lost; the key it made was revoked)")
                 if tries == CREATE_ATTEMPTS:
                     raise KeyNotCreated(
-                        _(
-                            "e-invoice.be's answer was lost %(times)s times, so the portal "
-                            "could not store a new key. The keys those attempts made were "
-                            "revoked (%(revoked)s): none is valid without the portal holding "
-                            "it. Try again in a minute."
-                        )
-                        % {"times": CREATE_ATTEMPTS, "revoked": revoked}
+                        Coded(ANSWERS_LOST, times=CREATE_ATTEMPTS, revoked=revoked)
                     ) from None
                 continue
             remote = {**remote, "description": description}  # the mark stays remote
@@ -139,14 +154,7 @@ def _revoke_lost(tenant: Tenant, mark: str, actor: audit.Actor, lost: ApiError) 
         _held, revoked = revoke_orphans(tenant, lambda remote: mark_of(remote) == mark, actor)
     except ApiError:
         logger.warning("key create answer lost on %s and the key list unreadable", tenant)
-        raise KeyNotCreated(
-            _(
-                "e-invoice.be did not answer (%(detail)s), and the portal could not check "
-                "whether a key was made. If one was, the portal cannot hold its value: a "
-                "Refresh of the tenant in a few minutes revokes it. Then create the key again."
-            )
-            % {"detail": lost}
-        ) from None
+        raise KeyNotCreated(Coded(ANSWER_LOST_UNCHECKED, detail=str(lost))) from None
     return revoked
 
 

@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from core import audit
+from core import audit, texts
+from core.texts import Coded
 from einvoice import admin as admin_api
 from einvoice.errors import ApiError
 from einvoice.messages import registered_by_our_tenant
@@ -27,6 +28,12 @@ from tenants import checks
 from tenants.errors import HeldElsewhere, PeppolUnavailable
 from tenants.mirror import remote_time
 from tenants.models import PeppolRegistration, PeppolState, Tenant
+
+NOT_IN_TEST_MODE = texts.define(
+    "peppol.not_in_test_mode",
+    gettext_lazy("Peppol registration is not available for a tenant in test mode."),
+)
+NO_PEPPOL_ID = texts.define("peppol.no_peppol_id", gettext_lazy("The tenant has no Peppol ID yet."))
 
 
 def set_state(
@@ -144,12 +151,11 @@ def refresh_peppol_status(tenant: Tenant, actor: audit.Actor) -> PeppolRegistrat
 
 
 def _check_registrable(tenant: Tenant, peppol_id: str) -> None:
+    # Coded texts: the audit log keeps the refusal as a code, worded for each reader.
     if tenant.test_mode:
-        raise PeppolUnavailable(
-            "test_mode", _("Peppol registration is not available for a tenant in test mode.")
-        )
+        raise PeppolUnavailable("test_mode", Coded(NOT_IN_TEST_MODE))
     if not peppol_id:
-        raise PeppolUnavailable("no_peppol_id", _("The tenant has no Peppol ID yet."))
+        raise PeppolUnavailable("no_peppol_id", Coded(NO_PEPPOL_ID))
 
 
 def _preflight(tenant: Tenant, peppol_id: str, actor: audit.Actor) -> None:

@@ -19,9 +19,11 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from core import audit
+from core import audit, texts
 from core.spreadsheet import safe_row
+from core.texts import Coded
 from jobs import dispatcher
 from jobs.models import JobState
 from tenants import checks
@@ -55,6 +57,25 @@ FIELD_OF = {
 COLUMN_OF = {v: k for k, v in FIELD_OF.items()}
 MAX_ROWS = 5000
 logger = logging.getLogger(__name__)
+
+# A row's errors are stored as codes with parameters (core.texts) and worded for whoever
+# reads the batch: the identifier checks' codes (tenants.identifiers) and these.
+MORE_CELLS = texts.define(
+    "csv.more_cells", gettext_lazy("This row has more cells than the header.")
+)
+NO_COMPANY_NAME = texts.define("csv.no_company_name", gettext_lazy("The company name is required."))
+BAD_EMAIL = texts.define("csv.bad_email", gettext_lazy("Not a valid email address."))
+NAME_TAKEN = texts.define(
+    "csv.name_taken",
+    gettext_lazy(
+        "The tenant %(other)s already has this name (or one differing only in hyphens or dots)."
+    ),
+)
+SAME_AS_LINE = texts.define("csv.same_as_line", gettext_lazy("Same as line %(line)s of this file."))
+ONBOARDED_BY_FIRST_FILE = texts.define(
+    "csv.onboarded_by_first_file",
+    gettext_lazy("Line %(line)s of the first file onboarded this company already."),
+)
 
 TEMPLATE_ROWS = [
     [
@@ -161,11 +182,9 @@ def _read_rows(reader) -> list[dict]:
         cleaned, errors = clean_tenant_fields(raw_row)
         cell_errors = {COLUMN_OF.get(f, "company_name"): list(m) for f, m in errors.items()}
         if len(values) > len(header):
-            cell_errors.setdefault("company_name", []).append(
-                _("This row has more cells than the header.")
-            )
+            cell_errors.setdefault("company_name", []).append(Coded(MORE_CELLS))
         if not cleaned.get("description"):
-            cell_errors.setdefault("company_name", []).append(_("The company name is required."))
+            cell_errors.setdefault("company_name", []).append(Coded(NO_COMPANY_NAME))
         cleaned["country"] = raw_row.get("country", "")
         cleaned["email"], email_error = _clean_email(raw_row.get("email", ""))
         if email_error:
@@ -174,7 +193,15 @@ def _read_rows(reader) -> list[dict]:
     if not rows:
         raise CsvUnreadable(_("The file has a header but no rows."))
     _check_duplicates(rows)
+    for r in rows:
+        r["errors"] = {col: [texts.stored(m) for m in msgs] for col, msgs in r["errors"].items()}
     return rows
+
+
+def row_errors(row: dict) -> dict[str, list[str]]:
+    """A row's errors by column, in the active language (a row stored before codes existed
+    keeps the words it was checked in)."""
+    return {col: [texts.render(m) for m in msgs] for col, msgs in row["errors"].items()}
 
 
 def _clean_email(value: str) -> tuple[str, str]:
@@ -184,7 +211,7 @@ def _clean_email(value: str) -> tuple[str, str]:
     try:
         validate_email(value)
     except ValidationError:
-        return value, _("Not a valid email address.")
+        return value, Coded(BAD_EMAIL)
     return value.lower(), ""
 
 
@@ -200,22 +227,14 @@ def _check_duplicates(rows: list[dict]) -> None:
     for r in rows:
         name = r["data"].get("name")
         if name and "name" not in r["errors"] and _similar(name) in taken:
-            r["errors"]["name"] = [
-                _(
-                    "The tenant %(other)s already has this name (or one differing only in hyphens "
-                    "or dots)."
-                )
-                % {"other": taken[_similar(name)]}
-            ]
+            r["errors"]["name"] = [Coded(NAME_TAKEN, other=taken[_similar(name)])]
         for field, normalise in (("name", _similar), ("company_number", str)):
             value = r["data"].get(field)
             if not value:
                 continue
             first = seen[field].setdefault(normalise(value), r["row"])
             if first != r["row"]:
-                r["errors"].setdefault(field, []).append(
-                    _("Same as line %(line)s of this file.") % {"line": first}
-                )
+                r["errors"].setdefault(field, []).append(Coded(SAME_AS_LINE, line=first))
 
 
 def create_batch(upload, *, register_peppol: bool, user) -> BulkOnboarding:
@@ -261,8 +280,7 @@ def create_correction(batch: BulkOnboarding, upload, *, user) -> BulkOnboarding:
         line = done.get(company_key(r["data"].get("company_number") or ""))
         if line is not None:
             r["errors"].setdefault("company_number", []).append(
-                _("Line %(line)s of the first file onboarded this company already.")
-                % {"line": line}
+                texts.stored(Coded(ONBOARDED_BY_FIRST_FILE, line=line))
             )
     if batch.register_peppol:
         _preflight(rows)
@@ -468,15 +486,14 @@ def _onboarding_cells(r: dict, job: OnboardingJob | None) -> list:
             job.peppol_outcome_label,
             job.last_error,
         ]
-    errors = "; ".join(f"{col}: {' '.join(m)}" for col, m in r["errors"].items())
+    # The errors in the downloader's language; the columns stay the CSV's own names.
+    errors = "; ".join(f"{col}: {' '.join(m)}" for col, m in row_errors(r).items())
     # A row without a job is invalid only if it has errors; a valid one is not started yet,
     # or was left to the live job that onboards its company already.
     state = "invalid" if r["errors"] else "not started"
     if r.get("onboarding_job"):
-        state, errors = (
-            "already onboarding",
-            f"already being onboarded by job #{r['onboarding_job']}",
-        )
+        state = "already onboarding"
+        errors = _("already being onboarded by job #%(job)s") % {"job": r["onboarding_job"]}
     data = r["data"]
     return [r["row"], data.get("description"), data.get("name"), state, "", "", "", "", errors]
 

@@ -80,6 +80,10 @@ AUDIT_COLUMNS = [
     "user_agent",
     "prev_hash",
     "hash",
+    # The error's code and parameters (core.texts), when it has them: `error` is worded in
+    # the downloader's language, these are what the hash covers.
+    "error_code",
+    "error_params",
 ]
 
 
@@ -110,12 +114,16 @@ def audit_export(request: HttpRequest) -> HttpResponse:
                         e.tenant.name if e.tenant_id and e.tenant else "",
                         e.target,
                         e.outcome,
-                        e.error,
+                        e.error_text,
                         json.dumps(e.changes, ensure_ascii=False, sort_keys=True),
                         e.ip,
                         e.user_agent,
                         e.prev_hash,
                         e.hash,
+                        e.error_code,
+                        json.dumps(e.error_params, ensure_ascii=False, sort_keys=True)
+                        if e.error_code
+                        else "",
                     )
                 )
             )

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import admin_required, staff_required
 from core.paging import page_query, seek_page
+from tenants import checks
 from tenants.checks import suggest_free_name
 from tenants.forms import BulkUploadForm, CorrectionUploadForm, OnboardForm
 from tenants.models.jobs import BulkOnboarding, OnboardingJob
@@ -136,18 +137,24 @@ def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
     elsewhere = OnboardingJob.objects.in_bulk(
         [r["onboarding_job"] for r in batch.rows if r.get("onboarding_job")]
     )
-    rows = [
-        {
-            **r,
-            "job": jobs.get(r["row"]),
-            "other_job": elsewhere.get(r.get("onboarding_job")),
-            "cells": [
-                {"value": r["data"].get(bulk.FIELD_OF[c], ""), "errors": r["errors"].get(c, [])}
-                for c in bulk.COLUMNS
-            ],
-        }
-        for r in batch.rows
-    ]
+    rows = []
+    for r in batch.rows:
+        # Errors and the Peppol verdict are stored as codes: worded here for this reader.
+        errors = bulk.row_errors(r)
+        peppol = r.get("peppol")
+        rows.append(
+            {
+                **r,
+                "errors": errors,
+                "peppol": {**peppol, "text": checks.verdict_text(peppol)} if peppol else None,
+                "job": jobs.get(r["row"]),
+                "other_job": elsewhere.get(r.get("onboarding_job")),
+                "cells": [
+                    {"value": r["data"].get(bulk.FIELD_OF[c], ""), "errors": errors.get(c, [])}
+                    for c in bulk.COLUMNS
+                ],
+            }
+        )
     if not batch.started_at:
         # Before the start, the rows to fix come first (a long file hides them otherwise).
         rows.sort(key=lambda r: not r["errors"])

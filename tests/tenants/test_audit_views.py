@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import translation
 
 from core import audit
+from tenants import peppol
+from tenants.errors import PeppolUnavailable
 
 
 @pytest.mark.parametrize(
@@ -50,3 +55,43 @@ def test_it_hands_staff_a_signed_checkpoint_that_verify_accepts(client, alice, t
 def test_it_keeps_the_checkpoint_from_customers(client, carol):
     client.force_login(carol)
     assert client.get(reverse("tenants:audit_checkpoint")).status_code in (403, 404)
+
+
+@pytest.fixture
+def refused_in_dutch(alice, acme):
+    """A Peppol registration refused (test mode) while alice read Dutch."""
+    acme.test_mode = True
+    acme.save()
+    with translation.override("nl"), pytest.raises(PeppolUnavailable):
+        peppol.register_peppol(acme, alice)
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("en", "Peppol registration is not available for a tenant in test mode."),
+        ("nl", "Peppol-registratie is niet mogelijk voor een tenant in testmodus."),
+    ],
+)
+def test_it_shows_an_audit_error_in_each_readers_language(
+    client, alice, otto, refused_in_dutch, lang, expected
+):
+    client.force_login(otto if lang == "en" else alice)
+    client.cookies["django_language"] = lang
+    page = client.get(reverse("tenants:audit_list")).content.decode()
+    assert expected in page
+
+
+def test_it_exports_an_audit_error_in_the_downloaders_language_with_its_code(
+    client, otto, refused_in_dutch
+):
+    client.force_login(otto)
+    client.cookies["django_language"] = "en"
+    response = client.get(reverse("tenants:audit_export"), {"action": "peppol.register"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["error"], r["error_code"]) for r in rows] == [
+        (
+            "Peppol registration is not available for a tenant in test mode.",
+            peppol.NOT_IN_TEST_MODE,
+        )
+    ]

@@ -19,6 +19,7 @@ from core.models import AuditEntry
 from jobs import local
 from tenants.models import HandoverJob
 from tenants.models.jobs import BulkOnboarding, OnboardingJob
+from tenants.onboarding import bulk
 from tenants.onboarding import handover as batch_handover
 from tests.tenants.jobs.conftest import customer, run_until_finished
 
@@ -146,7 +147,7 @@ def test_it_marks_a_bad_email_on_its_cell_and_starts_nothing(client, otto, on_sa
         {"file": SimpleUploadedFile("customers.csv", text.encode(), "text/csv")},
     )
     batch = BulkOnboarding.objects.get()
-    assert batch.rows[0]["errors"] == {"email": ["Not a valid email address."]}
+    assert bulk.row_errors(batch.rows[0]) == {"email": ["Not a valid email address."]}
     page = client.get(reverse("tenants:bulk", args=[batch.pk])).content.decode()
     assert '<td class="has-error">dora@example<p class="error">Not a valid email' in page
 
