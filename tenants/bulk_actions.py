@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -235,31 +235,96 @@ def start(action: BulkAction, *, user, request=None) -> int:
     return len(result.to_run)
 
 
+def cancel(action: BulkAction, *, user, request=None) -> int | None:
+    """Stop a running action: its items whose step has not begun end as cancelled; one
+    whose step has begun (running, or retrying a call that may have gone out) finishes it,
+    since a single-tenant change must not stop half-way. Returns how many were cancelled,
+    None when there was nothing to stop (not started, finished or cancelled already)."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = (
+            BulkAction.objects.select_for_update()
+            .filter(pk=action.pk, started_at__isnull=False, cancelled_at__isnull=True)
+            .first()
+        )
+        if locked is None or not locked.items.filter(state__in=ACTIVE_STATES).exists():
+            return None
+        BulkAction.objects.filter(pk=action.pk).update(cancelled_at=now, cancelled_by=user)
+        # The claim of a worker (runner.claim) is conditional on these states too: for each
+        # item either it wins and the step runs to its end, or this does and it never runs.
+        cancelled = not_begun(action.items.all()).update(
+            state=JobState.SUCCEEDED,
+            cancelled_at=now,
+            dispatched_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+        finishing = action.items.filter(state__in=ACTIVE_STATES).count()
+        audit.record(
+            "tenant.bulk_cancel",
+            target=f"bulk action #{action.pk}",
+            user=user,
+            request=request,
+            changes={"cancelled": [None, cancelled], "finishing": [None, finishing]},
+        )
+    action.cancelled_at, action.cancelled_by = now, user
+    return cancelled
+
+
+def not_begun(items):
+    """Items whose step never started: no call of theirs can have gone out."""
+    return items.filter(state__in=(JobState.QUEUED, JobState.WAITING), step_attempts=0)
+
+
+def _counts(rows) -> dict[str, int]:
+    """succeeded, failed, cancelled, active and total from (state, cancelled, n) rows."""
+    c = {"succeeded": 0, "failed": 0, "cancelled": 0, "active": 0}
+    for state, was_cancelled, n in rows:
+        if was_cancelled:
+            c["cancelled"] += n
+        elif state in (JobState.SUCCEEDED, JobState.FAILED):
+            c[state] += n
+        else:
+            c["active"] += n
+    c["total"] = sum(c.values())
+    return c
+
+
+def _by_state(items, *group: str):
+    """(*group, state, cancelled, n) rows."""
+    cancelled = ExpressionWrapper(Q(cancelled_at__isnull=False), output_field=BooleanField())
+    return (
+        items.annotate(was_cancelled=cancelled)
+        .values_list(*group, "state", "was_cancelled")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+
+
 def progress(action: BulkAction) -> dict:
-    counts = dict(action.items.values("state").annotate(n=Count("id")).values_list("state", "n"))
-    total = sum(counts.values())
-    succeeded, failed = counts.get(JobState.SUCCEEDED, 0), counts.get(JobState.FAILED, 0)
+    c = _counts(_by_state(action.items.all()))
+    ended = c["total"] - c["active"]
     return {
-        "total": total,
-        "succeeded": succeeded,
-        "failed": failed,
-        "active": total - succeeded - failed,
-        "percent": round(100 * (succeeded + failed) / total) if total else 100,
-        "finished": bool(action.started_at) and succeeded + failed == total,
+        **c,
+        "percent": round(100 * ended / c["total"]) if c["total"] else 100,
+        "finished": bool(action.started_at) and not c["active"],
+        "can_cancel": bool(action.started_at) and not action.cancelled_at and bool(c["active"]),
     }
 
 
 def count_items(actions: list[BulkAction]) -> None:
-    """Set each action's items by state (succeeded, failed, active), in one query."""
-    counts: dict[int, dict[str, int]] = {a.pk: {} for a in actions}
-    rows = BulkItem.objects.filter(action__in=actions).values_list("action_id", "state")
-    for action_id, state, n in rows.annotate(n=Count("id")):
-        counts[action_id][state] = n
+    """Set each action's items by state (succeeded, failed, cancelled, active), in one query."""
+    rows: dict[int, list] = {a.pk: [] for a in actions}
+    for action_id, *row in _by_state(BulkItem.objects.filter(action__in=actions), "action_id"):
+        rows[action_id].append(row)
     for a in actions:
-        c = counts[a.pk]
-        a.succeeded = c.get(JobState.SUCCEEDED, 0)
-        a.failed = c.get(JobState.FAILED, 0)
-        a.active = sum(c.values()) - a.succeeded - a.failed
+        c = _counts(rows[a.pk])
+        a.succeeded, a.failed, a.cancelled, a.active = (
+            c["succeeded"],
+            c["failed"],
+            c["cancelled"],
+            c["active"],
+        )
 
 
 def summary(kind: str, count: int) -> str:
@@ -355,6 +420,11 @@ RUNS: dict[str, Callable[[BulkItem, object], str]] = {
 
 def run_item(item: BulkItem) -> bool:
     """The tenant's single-tenant function, as the staff member who started the action."""
+    # Cancelled while this item was on its way to the worker: it ends without a call,
+    # unless an earlier run of its step may have sent one (then the step is finished).
+    if item.step_attempts <= 1 and _cancelled(item):
+        runner.save_progress(item, cancelled_at=timezone.now())
+        return True
     actor = item.action.created_by or item.actor_label
     try:
         outcome = RUNS[item.kind](item, actor)
@@ -366,6 +436,10 @@ def run_item(item: BulkItem) -> bool:
         raise runner.PermanentFailure(" ".join(e.messages)) from None
     runner.save_progress(item, outcome=str(outcome)[:300])
     return True
+
+
+def _cancelled(item: BulkItem) -> bool:
+    return BulkAction.objects.filter(pk=item.action_id, cancelled_at__isnull=False).exists()
 
 
 def run(item_id: int) -> BulkItem | None:

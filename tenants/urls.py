@@ -61,6 +61,7 @@ job_patterns = [
     path("tenants/bulk/history/", bulk.bulk_list, name="bulk_list"),
     path("tenants/bulk/<int:pk>/", bulk.bulk_action, name="bulk_action"),
     path("tenants/bulk/<int:pk>/run/", bulk.bulk_action_run, name="bulk_action_run"),
+    path("tenants/bulk/<int:pk>/cancel/", bulk.bulk_action_cancel, name="bulk_action_cancel"),
     path("onboard/", onboarding.onboard, name="onboard"),
     path("onboard/csv/", onboarding.bulk_upload, name="bulk_upload"),
     path("onboard/csv/template.csv", onboarding.bulk_template, name="bulk_template"),

@@ -46,6 +46,11 @@ class BulkAction(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Staff stopped it: its items not yet run were cancelled, the ones running finished.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -63,6 +68,9 @@ class BulkItem(LeasedJob):
     kind = models.CharField(max_length=16, choices=BulkKind.choices)
     # What the run did, in the reader's words when it is done (a rotation started, …).
     outcome = models.CharField(_("outcome"), max_length=300, blank=True)
+    # Set when the action was cancelled before this item ran; the job then ends (succeeded,
+    # the shared states' "nothing left to do") without calling anything.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

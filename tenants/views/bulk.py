@@ -1,5 +1,6 @@
 """Staff screens of bulk actions on the tenant list: choose tenants and an action, see the
-dry run (who would change, who is skipped and why), run it as jobs, follow its progress."""
+dry run (who would change, who is skipped and why), run it as jobs, follow its progress,
+cancel what has not run yet."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import staff_required
 from core.paging import page_query, seek_page
@@ -17,7 +19,7 @@ from tenants import bulk_actions
 from tenants.forms import BulkActionForm, TenantFilterForm
 from tenants.models import BulkAction
 from tenants.models.bulk import ADMIN_KINDS
-from tenants.views.common import polled_page
+from tenants.views.common import confirm_page, polled_page
 from tenants.views.tenants import tenant_queryset, with_current_key
 
 
@@ -105,7 +107,9 @@ def _context(action: BulkAction) -> dict:
 
 def _get_action(request: HttpRequest, pk: int) -> BulkAction:
     """The action of the URL; the admins' actions (key links, delete) only for admins."""
-    action = get_object_or_404(BulkAction.objects.select_related("created_by"), pk=pk)
+    action = get_object_or_404(
+        BulkAction.objects.select_related("created_by", "cancelled_by"), pk=pk
+    )
     if action.kind in ADMIN_KINDS and not request.user.is_reseller_admin:
         raise PermissionDenied
     return action
@@ -128,4 +132,37 @@ def bulk_action_run(request: HttpRequest, pk: int) -> HttpResponse:
         )
     else:
         messages.info(request, _("Nothing was queued: it ran already, or every tenant is skipped."))
+    return redirect("tenants:bulk_action", action.pk)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def bulk_action_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff who may run the action may stop it: the tenants not yet processed are
+    cancelled, the ones in progress finish their step."""
+    action = _get_action(request, pk)
+    if request.method == "GET":  # the button without JavaScript: ask first
+        return confirm_page(
+            request,
+            _("Cancel bulk action #%(n)s?") % {"n": action.pk},
+            _("Cancel the tenants not yet processed"),
+            reverse("tenants:bulk_action", args=[action.pk]),
+            explanation=_(
+                "The tenants not yet processed are left alone; those in progress finish first."
+            ),
+            back_label=_("Keep it running"),
+        )
+    cancelled = bulk_actions.cancel(action, user=request.user, request=request)
+    if cancelled is None:
+        messages.info(request, _("Nothing to cancel: the bulk action has ended already."))
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "Cancelled: %(n)s tenant not yet processed is left alone.",
+                "Cancelled: %(n)s tenants not yet processed are left alone.",
+                cancelled,
+            )
+            % {"n": cancelled},
+        )
     return redirect("tenants:bulk_action", action.pk)

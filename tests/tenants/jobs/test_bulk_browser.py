@@ -7,7 +7,7 @@ import pytest
 
 from einvoice import quota as ratelimit
 from tenants import bulk_actions, mirror
-from tenants.models import BulkItem, Tenant
+from tenants.models import BulkAction, BulkItem, Tenant
 from tests.conftest import login
 from tests.tenants.jobs.conftest import customer
 
@@ -102,3 +102,37 @@ def test_the_batch_history_in_dutch_lists_a_batch_and_its_corrections(
     page.click("form.card button[type=submit]")  # no file: the error is under the field
     assert page.locator("#field-file .error").count() == 1
     screenshot("corrections-error-nl")
+
+
+def test_it_cancels_a_running_bulk_action_from_its_progress_page(
+    page, screenshot, otto, acme, globex
+):
+    action, _plan = bulk_actions.preview(
+        "policy", [acme.pk, globex.pk], {"rotation_days": 30}, user=otto
+    )
+    bulk_actions.start(action, user=otto)
+    bulk_actions.run(BulkItem.objects.filter(action=action).order_by("id").first().pk)
+    login(page, "otto")
+    page.goto(f"/staff/tenants/bulk/{action.pk}/")
+    asked, answers = [], iter([False, True])  # first "no", then "yes"
+
+    def answer(dialog) -> None:
+        asked.append(dialog.message)
+        if next(answers):
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    page.on("dialog", answer)
+    page.click("#bulk-action-cancel")
+    assert f"Cancel bulk action #{action.pk}?" in asked[0]
+    assert page.locator("#bulk-action-cancel").count() == 1  # dismissed: nothing happened
+    assert BulkAction.objects.get().cancelled_at is None
+    page.click("#bulk-action-cancel")
+    page.wait_for_selector("#bulk-action-cancelled")
+    assert (
+        "1 of 2 done, 0 failed. 1 cancelled." in page.locator("#bulk-action-summary").inner_text()
+    )
+    assert page.locator('#bulk-action-status [data-state="cancelled"]').count() == 1
+    assert "1 tenant not yet processed is left alone" in page.locator("body").inner_text()
+    screenshot("cancelled")
