@@ -87,6 +87,8 @@ def _seed(n_tenants: int, keys_per_tenant: int = 3) -> None:
             ],
             batch_size=5000,
         )
+        # bulk_create passes by ApiKey.save(): the key date on each tenant row, as saves keep it.
+        Tenant.objects.note_current_key()
         PeppolRegistration.objects.bulk_create(
             [
                 PeppolRegistration(

@@ -231,8 +231,8 @@ SORTS = {
     "-name": ("-name", "-pk"),
     "created": ("remote_created_at", "name", "pk"),
     "-created": ("-remote_created_at", "name", "pk"),
-    "key_age": ("current_key_created", "name", "pk"),
-    "-key_age": ("-current_key_created", "name", "pk"),
+    "key_age": ("current_key_created_at", "name", "pk"),
+    "-key_age": ("-current_key_created_at", "name", "pk"),
 }
 
 

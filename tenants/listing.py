@@ -33,12 +33,10 @@ FAILURE_DAYS = 30
 
 # --- filters ----------------------------------------------------------------------------------
 def _key_age(qs: QuerySet, value: str) -> QuerySet:
-    current = Q(api_keys__is_current=True, api_keys__revoked_at__isnull=True)
     if value == "none":
-        return qs.exclude(pk__in=Tenant.objects.filter(current).values("pk"))
+        return qs.filter(current_key_created_at__isnull=True)
     days = int(value)  # the form's choices: 30, 90, 180, 365
-    older = current & Q(api_keys__created_at__lte=timezone.now() - timedelta(days=days))
-    return qs.filter(pk__in=Tenant.objects.filter(older).values("pk"))
+    return qs.filter(current_key_created_at__lte=timezone.now() - timedelta(days=days))
 
 
 def _activity(qs: QuerySet, value: str) -> QuerySet:
@@ -138,7 +136,7 @@ def _row(tenant: Tenant) -> list:
         _peppol_state(tenant),
         "yes" if tenant.test_mode else "no",
         "yes" if tenant.is_deleted else "no",
-        getattr(tenant, "current_key_created", None),
+        tenant.current_key_created_at,
         getattr(tenant, "current_key_fingerprint", "") or "",
         tenant.rotation_days or "",
         "" if usage is None or usage.credit_balance is None else usage.credit_balance,

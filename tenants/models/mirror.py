@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Q
+from django.db import models, transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -29,9 +29,7 @@ class TenantQuerySet(models.QuerySet):
         now = now or timezone.now()
 
         def older_than(days: int) -> Q:
-            return Q(
-                api_keys__is_current=True, api_keys__created_at__lte=now - timedelta(days=days)
-            )
+            return Q(current_key_created_at__lte=now - timedelta(days=days))
 
         condition = Q(rotation_days__isnull=True) & older_than(settings.KEY_ROTATION_DAYS)
         policies = (
@@ -43,6 +41,12 @@ class TenantQuerySet(models.QuerySet):
         for days in policies:
             condition |= Q(rotation_days=days) & older_than(days)
         return self.filter(condition)
+
+    def note_current_key(self) -> int:
+        """Copy each tenant's current key's date onto its row (None without one): the
+        column the list sorts and filters "key age" by, served by an index."""
+        current = ApiKey.objects.filter(tenant=OuterRef("pk"), is_current=True)
+        return self.update(current_key_created_at=Subquery(current.values("created_at")[:1]))
 
 
 class Tenant(models.Model):
@@ -64,6 +68,11 @@ class Tenant(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # The reconciliation report whose listing last showed this tenant (local_only = not shown).
     reconciled_in = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # The current key's created_at (None: no current key), so that sorting and filtering the
+    # list by key age reads an index instead of joining every tenant's keys. ApiKey's save()
+    # and its queryset's update() keep it (note_current_key), whichever path changes the
+    # current key: creation, a rotation's switch, a revoke, a refresh, a tenant's delete.
+    current_key_created_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = TenantQuerySet.as_manager()
 
@@ -73,7 +82,13 @@ class Tenant(models.Model):
             # The staff list's default: live tenants by name (core.paging seeks along it).
             models.Index(
                 fields=["name", "id"], condition=Q(is_deleted=False), name="tenant_live_name"
-            )
+            ),
+            # Its "oldest key first" (and, read backwards, its last page).
+            models.Index(
+                fields=["current_key_created_at", "name", "id"],
+                condition=Q(is_deleted=False),
+                name="tenant_live_key_age",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -87,10 +102,26 @@ class Tenant(models.Model):
         return self.api_keys.current().first()
 
 
+# The key fields a tenant's current_key_created_at follows from.
+_CURRENT_KEY_FIELDS = frozenset({"is_current", "created_at", "tenant", "tenant_id"})
+
+
 class ApiKeyQuerySet(models.QuerySet):
     def current(self) -> ApiKeyQuerySet:
         """The key the portal calls with: current and not revoked (one per tenant)."""
         return self.filter(is_current=True, revoked_at__isnull=True)
+
+    def update(self, **kwargs) -> int:
+        if _CURRENT_KEY_FIELDS.isdisjoint(kwargs):
+            return super().update(**kwargs)
+        with transaction.atomic(using=self.db):
+            # Read before: the filter may be the very field the update changes.
+            tenants = set(self.values_list("tenant_id", flat=True))
+            updated = super().update(**kwargs)
+            Tenant.objects.filter(pk__in=tenants).note_current_key()
+        return updated
+
+    update.alters_data = True
 
 
 class ApiKey(models.Model):
@@ -130,6 +161,14 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.fingerprint or self.remote_id})"
+
+    def save(self, *args, **kwargs) -> None:
+        fields = kwargs.get("update_fields")
+        if fields is not None and _CURRENT_KEY_FIELDS.isdisjoint(fields):
+            return super().save(*args, **kwargs)
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+            Tenant.objects.filter(pk=self.tenant_id).note_current_key()
 
     @property
     def is_revoked(self) -> bool:

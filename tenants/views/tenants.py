@@ -115,10 +115,10 @@ def tenant_queryset(form: TenantFilterForm) -> tuple[QuerySet, tuple[str, ...]]:
 
 
 def with_current_key(qs: QuerySet) -> QuerySet:
-    # A join, not a subquery per row: at most one current key per tenant (a constraint).
+    # The key's date is on the tenant row; its fingerprint is a join, not a subquery per
+    # row: at most one current key per tenant (a constraint).
     return qs.select_related("peppol").annotate(
         current=FilteredRelation("api_keys", condition=Q(api_keys__is_current=True)),
-        current_key_created=F("current__created_at"),
         current_key_fingerprint=F("current__fingerprint"),
     )
 
