@@ -3,21 +3,29 @@
 Seeds 10 000 tenants (bench/tenant_list.py's rows: keys, a third registered) and, when the
 tree has the usage app, 90 days of usage rows per live tenant (UsageDay), their collection
 rows and the fleet's daily sums, into a throwaway database; then renders each page through
-the full middleware stack and prints the SQL queries and the median server time.
+the full middleware stack and prints the SQL queries and the median server time, twice for
+the pages whose charts are cached (usage.panels): "cached" is any view but the first after a
+collection, "cold" empties the cache before each view (the first view after a collection,
+or of a tenant page nobody opened since).
 
-Run it in this tree and in the tree before the change (`--tree /work/main` imports the
-portal from there, the same seeding without usage rows) and compare: the queries must not
-grow with the tenants (run with two --tenants) and the time must stay under 2× before.
+To compare with the tree before the usage work, copy this file into a worktree of that
+commit and run it there (the same seeding, without usage rows):
+
+    git worktree add /tmp/before852 852452a && cp bench/usage_dashboard.py /tmp/before852/bench/
+    (cd /tmp/before852 && ln -s /work/main/.venv .venv && cp /work/main/.env .env &&
+     .venv/bin/python bench/usage_dashboard.py)
+
+The queries must not grow with the tenants (run with two --tenants) and the time must stay
+under 2× before.
 
     .venv/bin/python bench/usage_dashboard.py [--tenants 10000] [--days 90] [--runs 15]
-        [--tree PATH] [--database-url postgres://…]
+        [--database-url postgres://…]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -99,15 +107,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tenants", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--tree", type=Path, default=HERE.parent, help="the portal to measure")
     parser.add_argument("--database-url", help="a PostgreSQL URL (default: a SQLite file)")
     args = parser.parse_args(argv)
-    tree = args.tree.resolve()
-    # The tree's own portal and bench helpers (tenant_list: _setup, _seed, _measure).
-    sys.path[:0] = [str(tree / "bench"), str(tree)]
+    tree = HERE.parent
     import tenant_list
 
-    tenant_list.REPO = tree
     has_usage = (tree / "usage" / "models.py").exists()
 
     def seed() -> None:
@@ -117,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
 
     seed.rows = 0
     with tenant_list.seeded_database(args.database_url, seed) as (engine, seeded):
+        from django.core.cache import cache
         from django.test import Client
 
         from accounts.models import Role, User
@@ -131,19 +136,52 @@ def main(argv: list[str] | None = None) -> None:
             f"({'with' if has_usage else 'without'} usage), seeded in {seeded:.1f}s "
             f"({engine}, {args.runs} runs per page, median)"
         )
-        header = f"{'page':<28}{'queries':>9}{'ms':>10}"
+        header = f"{'page':<30}{'queries':>9}{'ms':>8}{'cpu ms':>8}"
         print(header)
         print("-" * len(header))
         pages = [
-            ("dashboard", "/staff/"),
-            ("dashboard, 90 days", "/staff/?days=90"),
-            ("tenant list, first page", "/staff/tenants/"),
-            ("tenant list, last page", "/staff/tenants/?page=last"),
-            ("tenant page", f"/staff/tenants/{busy.pk}/"),
+            ("dashboard", "/staff/", True),
+            ("dashboard, 90 days", "/staff/?days=90", True),
+            ("tenant list, first page", "/staff/tenants/", False),
+            ("tenant list, last page", "/staff/tenants/?page=last", False),
+            ("tenant page", f"/staff/tenants/{busy.pk}/", True),
         ]
-        for label, url in pages:
-            queries, ms = tenant_list._measure(client, url, args.runs)
-            print(f"{label:<28}{queries:>9}{ms:>10.1f}")
+        for label, url, cached in pages:
+            for cold in (False, True) if cached else (False,):
+                name = label + (", cold" if cold else ", cached" if cached else "")
+                queries, ms, cpu = _measure(client, url, args.runs, cache.clear if cold else None)
+                print(f"{name:<30}{queries:>9}{ms:>8.1f}{cpu:>8.1f}")
+
+
+def _measure(client, url: str, runs: int, before_each=None) -> tuple[int, float, float]:
+    """Queries of one view, and the median wall and CPU time of `runs` views (the CPU time
+    of this process, SQLite included: steadier than wall time on a busy machine).
+    `before_each` (untimed) runs before every view: cache.clear for the cold figures."""
+    import statistics
+    import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def view():
+        if before_each:
+            before_each()
+        return client.get(url)
+
+    assert view().status_code == 200, url  # warm up (templates, query plans)
+    with CaptureQueriesContext(connection) as ctx:
+        view()
+    queries = len(ctx.captured_queries)  # read now: the log is reset by the next request
+    wall, cpu = [], []
+    for _ in range(runs):
+        if before_each:
+            before_each()
+        started, started_cpu = time.perf_counter(), time.process_time()
+        response = client.get(url)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+        assert response.status_code == 200
+    return queries, statistics.median(wall) * 1000, statistics.median(cpu) * 1000
 
 
 if __name__ == "__main__":

@@ -134,6 +134,15 @@ def own_audit_checkpoints(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: what a page cached (usage.panels' charts) was
+    keyed by rows that the previous test's rollback removed, and may be keyed alike again."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # Real hashing dominates persona setup; the tests are not about hash strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

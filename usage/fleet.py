@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models import Count, F, Max, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -46,6 +46,16 @@ def apply(deltas: dict[date, tuple[int, int, int]], day: date, credit_delta: int
         FleetDay.objects.filter(day=day).update(
             credit_balance=Coalesce(F("credit_balance"), Value(0)) + credit_delta
         )
+
+
+def data_version() -> str:
+    """What the fleet's figures are drawn from, in a few characters (the key of their cached
+    charts, usage.panels): every collection that stores figures sets its row's collected_at
+    to now (indexed), so the newest one moves; a tenant deleted (or made) changes how many
+    tenants there are, live and in all. Three index-only queries, whatever the fleet's size."""
+    latest = UsageCollection.objects.aggregate(m=Max("collected_at"))["m"]
+    live, every = Tenant.objects.active().count(), Tenant.objects.count()
+    return f"{latest.timestamp() if latest else 0}:{live}:{every}"
 
 
 # --- what the charts draw ---------------------------------------------------------------------
@@ -150,19 +160,24 @@ def running_low(days: float | None = None) -> QuerySet[Tenant]:
 CREDIT_BUCKETS = (0, 7, 14, 30, 90)
 
 
-def credit_outlook() -> list[tuple[int, int]]:
-    """(days, tenants out of credit within that many days) for each bucket; 0 = already out."""
+def credit_outlook(also: tuple[int, ...] = ()) -> tuple[list[tuple[int, int]], dict[int, int]]:
+    """(days, tenants out of credit within that many days) for each bucket; 0 = already out.
+    `also`: more spans counted in the same pass (as running_low(days).count() would), keyed
+    by days in the second value; one query over the fleet either way."""
     live = Tenant.objects.active()
+    spans = sorted({*CREDIT_BUCKETS, *also})
     counts = live.aggregate(
         **{
             f"b{days}": Count(
                 "pk",
                 filter=Q(usage__credit_balance__lte=0) if days == 0 else _runs_out_within(days),
             )
-            for days in CREDIT_BUCKETS
+            for days in spans
         }
     )
-    return [(days, counts[f"b{days}"]) for days in CREDIT_BUCKETS]
+    return [(days, counts[f"b{days}"]) for days in CREDIT_BUCKETS], {
+        days: counts[f"b{days}"] for days in also
+    }
 
 
 # --- usage that cannot be read ----------------------------------------------------------------

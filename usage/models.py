@@ -39,7 +39,8 @@ class UsageCollection(LeasedJob):
     # /api/stats over the collected period
     average_daily_usage = models.FloatField(null=True, blank=True)
     budget_estimation_days = models.FloatField(null=True, blank=True, db_index=True)
-    collected_at = models.DateTimeField(_("collected"), null=True, blank=True)
+    # Indexed: the newest one is the version of the fleet's figures (fleet.data_version).
+    collected_at = models.DateTimeField(_("collected"), null=True, blank=True, db_index=True)
     problem = models.CharField(
         max_length=16, choices=Problem.choices, blank=True, default="", db_index=True
     )

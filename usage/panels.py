@@ -1,18 +1,29 @@
 """What the staff pages show of usage: the fleet's charts (dashboard), a tenant's charts and
-figures (tenant page), the list's sparklines. Each returns a template context; the charts
-come with the table behind them."""
+figures (tenant page), the list's sparklines. The charts come with the table behind them.
+
+The charts change only when a collection stores figures, a tenant is deleted or a day
+passes, while the pages that show them are read far more often: so each set of charts is
+rendered once into the cache (settings.CACHES), keyed by what it is drawn from — the
+language, today's date and fleet.data_version() for the fleet, the tenant's last collection
+for a tenant — and any change of those makes a new key (nothing is ever stale, nothing needs
+deleting: an old entry simply stops being asked for)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.formats import date_format
-from django.utils.safestring import SafeString
+from django.utils.formats import date_format, localize
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from tenants.models import Tenant
 from usage import charts, fleet
@@ -28,8 +39,26 @@ class Chart:
     title: str
     svg: SafeString
     headers: list[str]
-    rows: list[list[Any]]
+    # The table's rows as HTML (table_rows): built here, not in the template, because a
+    # 90-day table is 360 cells and the template engine took longer over them than over
+    # everything else on the dashboard.
+    body: SafeString
     legend: list[tuple[SafeString, str]] = field(default_factory=list)
+
+
+def _cell(value: Any) -> str:
+    # As the template showed them: a day in the reader's language, anything else localized.
+    return date_format(value, "D j M Y") if isinstance(value, date) else localize(value)
+
+
+def table_rows(rows: Iterable[list[Any]]) -> SafeString:
+    """<tr>s of the table behind a chart: the first cell names the row, the others are
+    figures (right-aligned)."""
+    out = []
+    for first, *figures in rows:
+        cells = "".join(f'<td class="num">{escape(_cell(v))}</td>' for v in figures)
+        out.append(f"<tr><td>{escape(_cell(first))}</td>{cells}</tr>")
+    return mark_safe("".join(out))  # noqa: S308 - every cell is escaped
 
 
 def chart_days(raw: str | None) -> int:
@@ -57,7 +86,7 @@ def documents_chart(chart_id: str, series: fleet.DaySeries, *, width: int = 640)
         title=title,
         svg=charts.line_chart(chart_id, title, summary, series.days, lines, width=width),
         headers=[_("Day"), *labels],
-        rows=[[d, s, r, f] for d, s, r, f, _c in series.rows()],
+        body=table_rows([d, s, r, f] for d, s, r, f, _c in series.rows()),
         legend=[(charts.legend_swatch(i), label) for i, label in enumerate(labels)],
     )
 
@@ -78,7 +107,7 @@ def credit_chart(chart_id: str, series: fleet.DaySeries, title: str, *, width: i
             chart_id, title, summary, series.days, [Series(label, series.credit)], width=width
         ),
         headers=[_("Day"), label],
-        rows=[[d, "—" if c is None else c] for d, _s, _r, _f, c in series.rows()],
+        body=table_rows([d, "—" if c is None else c] for d, _s, _r, _f, c in series.rows()),
         legend=[(charts.legend_swatch(0), label)],
     )
 
@@ -98,7 +127,7 @@ def registrations_chart(days: int) -> Chart:
         title=title,
         svg=charts.line_chart("chart-registrations", title, summary, span, [Series(label, counts)]),
         headers=[_("Day"), label],
-        rows=[[d, n] for d, n in zip(span, counts, strict=True)][::-1],
+        body=table_rows([[d, n] for d, n in zip(span, counts, strict=True)][::-1]),
         legend=[(charts.legend_swatch(0), label)],
     )
 
@@ -107,8 +136,7 @@ def credit_url(days: int) -> str:
     return reverse("tenants:tenant_list") + f"?credit={days}"
 
 
-def outlook_chart() -> Chart:
-    buckets = fleet.credit_outlook()
+def outlook_chart(buckets: list[tuple[int, int]]) -> Chart:
     labels = [
         _("Out of credit now")
         if days == 0
@@ -121,28 +149,78 @@ def outlook_chart() -> Chart:
         title=_("Tenants running out of credit"),
         svg=charts.bar_rows(bars),
         headers=[_("When"), _("Tenants")],
-        rows=[[label, n] for label, n, _u in bars],
+        body=table_rows([label, n] for label, n, _u in bars),
     )
 
 
+def _cached(key: str, render: Any) -> Any:
+    value = cache.get(key)
+    if value is None:
+        value = render()
+        cache.set(key, value, CACHE_SECONDS)
+    return value
+
+
+# The keys already change with the data; the timeout only frees entries nobody asks for.
+CACHE_SECONDS = 2 * 24 * 3600
+
+
 def fleet_panel(days: int) -> dict[str, Any]:
-    series = fleet.fleet_days(days)
-    return {
-        "chart_days": days,
-        "chart_day_choices": CHART_DAYS,
-        "charts": [
+    """The dashboard's usage section (period links, the four charts and their tables) as
+    HTML, and the number of live tenants out of credit within USAGE_CREDIT_ALERT_DAYS (drawn
+    from the same rows, and as slow to count over 10 000 tenants as a chart)."""
+    alert_days = settings.USAGE_CREDIT_ALERT_DAYS
+    # The version is read before the figures: a collection that lands in between is drawn
+    # under the older key at worst, and the next view asks for the newer one.
+    key = ":".join(
+        str(part)
+        for part in (
+            "usage:fleet",
+            days,
+            alert_days,
+            get_language(),
+            fleet.today(),
+            fleet.data_version(),
+        )
+    )
+
+    def render() -> dict[str, Any]:
+        series = fleet.fleet_days(days)
+        buckets, low = fleet.credit_outlook(also=(alert_days,))
+        shown = [
             documents_chart("chart-documents", series),
             registrations_chart(days),
             credit_chart("chart-credit", series, _("Credit balance of all tenants")),
-            outlook_chart(),
-        ],
+            outlook_chart(buckets),
+        ]
+        html = render_to_string(
+            "usage/_fleet.html",
+            {"chart_days": days, "chart_day_choices": CHART_DAYS, "charts": shown},
+        )
+        return {"html": html, "running_low": low[alert_days]}
+
+    value = _cached(key, render)
+    return {
+        "fleet_section": mark_safe(value["html"]),  # noqa: S308 - rendered (escaped) above
+        "running_low": value["running_low"],
     }
 
 
 def tenant_panel(tenant: Tenant, days: int = 30) -> dict[str, Any]:
     usage = UsageCollection.objects.filter(tenant=tenant).first()
-    series = fleet.tenant_days(tenant, days)
     low = usage is not None and fleet.running_low().filter(pk=tenant.pk).exists()
+    # A tenant's days are written only by its own collection, which sets collected_at.
+    collected = usage.collected_at.isoformat() if usage and usage.collected_at else "-"
+    key = f"usage:tenant:{tenant.pk}:{days}:{get_language()}:{fleet.today()}:{collected}"
+
+    def render() -> str:
+        series = fleet.tenant_days(tenant, days)
+        shown = [
+            documents_chart("chart-tenant-documents", series, width=480),
+            credit_chart("chart-tenant-credit", series, _("Credit balance"), width=480),
+        ]
+        return render_to_string("usage/_charts.html", {"charts": shown, "small": True})
+
     return {
         "usage": usage,
         "usage_key_problem": usage is not None
@@ -150,10 +228,7 @@ def tenant_panel(tenant: Tenant, days: int = 30) -> dict[str, Any]:
         and usage.problem in KEY_PROBLEMS,
         "usage_low": low,
         "credit_alert_days": settings.USAGE_CREDIT_ALERT_DAYS,
-        "usage_charts": [
-            documents_chart("chart-tenant-documents", series, width=480),
-            credit_chart("chart-tenant-credit", series, _("Credit balance"), width=480),
-        ],
+        "usage_charts": mark_safe(_cached(key, render)),  # noqa: S308 - rendered above
     }
 
 

@@ -43,6 +43,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     due = active.due_for_rotation().count()
     failed_jobs = _failed_jobs()
     jobs_url = reverse("tenants:jobs") + "?state=failed"
+    usage = panels.fleet_panel(panels.chart_days(request.GET.get("days")))
     ctx = {
         "stats": [
             (_("Tenants"), active.count(), list_url),
@@ -74,7 +75,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             (
                 _("Tenants out of credit within %(n)s days")
                 % {"n": settings.USAGE_CREDIT_ALERT_DAYS},
-                fleet.running_low().count(),
+                usage["running_low"],
                 list_url + "?credit=low",
             ),
             (
@@ -86,6 +87,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "failed_jobs": failed_jobs,
         "failed_jobs_url": jobs_url,
         "recent": AuditEntry.objects.select_related("tenant")[:10],
-        **panels.fleet_panel(panels.chart_days(request.GET.get("days"))),
+        "fleet_section": usage["fleet_section"],
     }
     return render(request, "tenants/dashboard.html", ctx)

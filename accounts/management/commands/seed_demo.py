@@ -1,5 +1,6 @@
-"""Demo logins (admin, operator, two customers), demo tenants created through the API, and the
-demo customers' documents in every state (invoices.demo)."""
+"""Demo logins (admin, operator, two customers), demo tenants created through the API, the
+demo customers' documents in every state (invoices.demo) and the demo tenants' usage history,
+collected (usage.demo)."""
 
 from django.core.management.base import BaseCommand
 
@@ -44,6 +45,14 @@ class Command(BaseCommand):
             seed_demo_documents(customer_logins)
         except Exception as e:  # the sandbox may be down; the logins still work
             self.stderr.write(self.style.WARNING(f"Demo documents not created: {e}"))
+
+        from usage.demo import seed_demo_usage
+
+        try:
+            # After the documents: today's figures then count them too.
+            seed_demo_usage(tenants)
+        except Exception as e:  # the sandbox may be down; the logins still work
+            self.stderr.write(self.style.WARNING(f"Demo usage not collected: {e}"))
 
         self.stdout.write(self.style.SUCCESS("Demo logins:"))
         for username, password, label in logins:
