@@ -491,6 +491,7 @@ def _check_or_send(editor: Editor, user, action: str) -> Page | Saved:
     """Check the valid forms at the API, or keep the draft and send it."""
     data = editor.cleaned()
     if action == "validate":
+        outbound.render_pdf_ahead(editor.tenant, data)
         try:
             result, index = outbound.validate_remote(editor.tenant, data)
         except ApiError as exc:

@@ -71,6 +71,19 @@ class NotSendable(Exception):
 POLL_MAX_SECONDS = 1800
 
 
+def render_pdf_ahead(tenant: Tenant, data: EditorInput) -> None:
+    """While a check of `data` waits for e-invoice.be: the PDF that a send of this content
+    attaches, rendered meanwhile (`pdf.render_ahead`) instead of before the create call."""
+    totals = totals_for(data)
+    document = Document(
+        tenant=tenant,
+        direction=Direction.OUTBOUND,
+        state=State.DRAFT,
+        **_columns(data.document_type, data.header, totals),
+    )
+    pdf.render_ahead(document, _rows(document, data, totals))
+
+
 def validate_remote(tenant: Tenant, data: EditorInput) -> tuple[ValidationResult, dict]:
     payload, index = build_payload(data, totals_for(data))
     return TenantApi(tenant).validate_json(payload), index
@@ -87,21 +100,29 @@ def digest(payload: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _store_rows(document: Document, data: EditorInput, totals: Totals) -> None:
-    DocumentLine.objects.bulk_create(
+def _rows(document: Document, data: EditorInput, totals: Totals) -> pdf.Rows:
+    """The document's lines and allowances/charges for `data`, not saved."""
+    lines = [
         DocumentLine(
             document=document, position=i + 1, amount=amount, **{k: ln[k] for k in LINE_KEYS}
         )
         for i, (ln, amount) in enumerate(zip(data.lines, totals.line_amounts, strict=True))
-    )
-    AllowanceCharge.objects.bulk_create(
+    ]
+    adjustments = [
         AllowanceCharge(
             document=document,
             position=i + 1,
             **{**{k: a[k] for k in ADJUSTMENT_KEYS}, "amount": money(a["amount"])},
         )
         for i, a in enumerate(data.adjustments)
-    )
+    ]
+    return lines, adjustments
+
+
+def _store_rows(document: Document, data: EditorInput, totals: Totals) -> None:
+    lines, adjustments = _rows(document, data, totals)
+    DocumentLine.objects.bulk_create(lines)
+    AllowanceCharge.objects.bulk_create(adjustments)
 
 
 def _columns(document_type: str, header: dict, totals: Totals) -> dict:

@@ -12,8 +12,14 @@ the next page under their repeated header, and every page carries the number and
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import json
+import logging
+import threading
 import unicodedata
+from collections import OrderedDict
+from decimal import Decimal
 from functools import cache
 from xml.sax.saxutils import escape
 
@@ -30,10 +36,11 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from invoices.models import Document
+from invoices.models import AllowanceCharge, Document, DocumentLine
 from invoices.rendering import Party, Readable, date_text, file_stem, money_text, readable
 from invoices.templatetags.invoice_tags import price, quantity, rate, unit_name
 
+log = logging.getLogger(__name__)
 FONT, BOLD = "Vera", "VeraBd"
 MARGIN = 18 * mm
 FRAME_PADDING = 6  # ReportLab's frame keeps 6 pt inside the margins
@@ -350,11 +357,103 @@ def render(view: Readable) -> bytes:
     return buffer.getvalue()
 
 
+# --- The attachment of a send, rendered ahead while a check waits -------------------------------
+# A "Check" of the editor waits for e-invoice.be's answer; meanwhile the PDF of that content is
+# rendered (`render_ahead`), so that the "Send" that follows does not render it again before
+# its create call. Kept per process, by content: a send served by another process, or of other
+# content, renders its own.
+AHEAD_KEPT = 16
+_ahead: OrderedDict[str, bytes] = OrderedDict()
+_ahead_lock = threading.Lock()
+# ReportLab keeps state per font between documents: one render of an attachment at a time.
+_render_lock = threading.Lock()
+# Columns that no page of the PDF prints; they differ between a check and the send after it.
+_NOT_PRINTED = frozenset(
+    {
+        "id",
+        "remote_id",
+        "create_attempted_at",
+        "remote_digest",
+        "draft_input",
+        "is_complete",
+        "state_changed_at",
+        "failure_reason",
+        "sending_since",
+        "last_error",
+        "last_polled_at",
+        "remote_timeline",
+        "remote_timeline_at",
+        "next_poll_at",
+        "created_by_id",
+        "created_at",
+        "updated_at",
+    }
+)
+Rows = tuple[list[DocumentLine], list[AllowanceCharge]]
+
+
+def _plain(value: object) -> str:
+    # 10 and 10.0000 print alike (every number on the PDF is formatted from its value).
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)
+
+
+def _content_key(document: Document, rows: Rows) -> str:
+    """A fingerprint of everything the attachment prints: every other column and every row."""
+
+    def columns(obj: Document | DocumentLine | AllowanceCharge, skip: frozenset[str]) -> dict:
+        return {
+            f.attname: getattr(obj, f.attname)
+            for f in obj._meta.concrete_fields
+            if f.attname not in skip
+        }
+
+    row_skip = frozenset({"id", "document_id"})  # a row's own id and its document's
+    content = [
+        settings.LANGUAGE_CODE,
+        columns(document, _NOT_PRINTED),
+        [[columns(row, row_skip) for row in group] for group in rows],
+    ]
+    text = json.dumps(content, sort_keys=True, default=_plain)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _render_attachment(document: Document, rows: Rows) -> bytes:
+    with translation.override(settings.LANGUAGE_CODE), _render_lock:
+        return render(readable(document, rows, as_sent=True))
+
+
+def render_ahead(document: Document, rows: Rows) -> threading.Thread | None:
+    """Start rendering the attachment of `document` (unsaved: the editor's content, `rows` its
+    lines and allowances/charges) in a thread; `attachment` of the same content takes it."""
+    if not settings.INVOICES_ATTACH_PDF:
+        return None
+    key = _content_key(document, rows)
+
+    def run() -> None:
+        try:
+            content = _render_attachment(document, rows)
+        except Exception:  # the send renders it again, and says what failed
+            log.warning("rendering the PDF ahead failed", exc_info=True)
+            return
+        with _ahead_lock:
+            _ahead[key] = content
+            while len(_ahead) > AHEAD_KEPT:
+                _ahead.popitem(last=False)
+
+    thread = threading.Thread(target=run, name="pdf-ahead", daemon=True)
+    thread.start()
+    return thread
+
+
 def attachment(document: Document) -> dict[str, str]:
     """The document's PDF as an attachment of the API's create call (embedded in the UBL the
-    buyer receives), in the portal's default language: the buyer's is not known."""
-    with translation.override(settings.LANGUAGE_CODE):
-        content = render(readable(document))
+    buyer receives), as sent (no draft note), in the portal's default language: the buyer's
+    is not known. Rendered here unless a check rendered this content ahead."""
+    rows = (list(document.lines.all()), list(document.allowances_charges.all()))
+    with _ahead_lock:
+        content = _ahead.get(_content_key(document, rows))
+    if content is None:
+        content = _render_attachment(document, rows)
     return {
         "file_name": f"{file_stem(document)}.pdf",
         "file_type": "application/pdf",

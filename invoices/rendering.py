@@ -193,6 +193,9 @@ class Readable:
     iban: str
     bic: str
     meta: list[tuple[str, str]] = field(default_factory=list)
+    # The PDF that travels with the document when it is sent is rendered while it is still
+    # a draft here: it is the sent document, without the draft's note.
+    as_sent: bool = False
 
     @property
     def currency(self) -> str:
@@ -209,7 +212,7 @@ class Readable:
     @property
     def draft_note(self) -> str:
         """Printed under the title of a draft, so that nobody takes it for the sent document."""
-        if self.document.state != State.DRAFT:
+        if self.as_sent or self.document.state != State.DRAFT:
             return ""
         return _("Draft: not sent yet, its content may still change.")
 
@@ -245,9 +248,16 @@ def _meta(document: Document) -> list[tuple[str, str]]:
     return [(label, value) for label, value in pairs if value]
 
 
-def readable(document: Document) -> Readable:
-    lines = list(document.lines.all())
-    adjustments = list(document.allowances_charges.all())
+def readable(
+    document: Document,
+    rows: tuple[list[DocumentLine], list[AllowanceCharge]] | None = None,
+    *,
+    as_sent: bool = False,
+) -> Readable:
+    """`rows`: the document's lines and allowances/charges when they are not stored (yet)."""
+    if rows is None:
+        rows = (list(document.lines.all()), list(document.allowances_charges.all()))
+    lines, adjustments = rows
     return Readable(
         document=document,
         title=_("Credit note") if document.is_credit_note else _("Invoice"),
@@ -273,6 +283,7 @@ def readable(document: Document) -> Readable:
         iban=iban_text(document.iban),
         bic=document.bic.strip().upper(),
         meta=_meta(document),
+        as_sent=as_sent,
     )
 
 

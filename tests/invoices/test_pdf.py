@@ -3,17 +3,22 @@ document wraps and runs over pages with every page numbered."""
 
 import base64
 import io
+import threading
 from datetime import date
 
 from django.urls import reverse
 from django.utils import translation
 from pypdf import PdfReader
 
+from einvoice.tenant import TenantApi
 from invoices import pdf
 from invoices.models import Direction, State
 from invoices.rendering import readable
 from tests.conftest import ARTIFACTS
+from tests.invoices.conftest import editor_post, line
 from tests.invoices.documents_fixtures import received_invoice, sent_credit_note, stored
+
+NEW = reverse("invoices:new_invoice")
 
 
 def text_of(content: bytes) -> tuple[int, str]:
@@ -157,3 +162,69 @@ def test_markup_in_a_senders_text_is_printed_as_text(acme):
         pages, text = text_of(pdf.render(readable(doc)))
     assert "<b>bold</b> & <i>" in text and "</para><font size=90>" in text
     assert pages > 1  # the 1000-line address runs over pages instead of failing
+
+
+def test_it_attaches_the_document_as_sent_without_the_drafts_note(acme):
+    doc = stored(
+        acme, lines=[("Bread", "1", "4.50", "6", "4.50")], invoice_id="SEND-ME-1", state=State.DRAFT
+    )
+    (attached,) = pdf.with_attachment(doc, {})["attachments"]
+    _pages, text = text_of(base64.b64decode(attached["file_data"]))
+    assert "Invoice SEND-ME-1" in text and "not sent yet" not in text
+
+
+def _sent_attachments(monkeypatch) -> tuple[list, list]:
+    """(the documents each PDF render was for, the attachment of each create call)."""
+    rendered, attached = [], []
+    real_render, real_create = pdf.render, TenantApi.create_document
+    monkeypatch.setattr(
+        pdf, "render", lambda view: rendered.append(view.document) or real_render(view)
+    )
+
+    def create(self, payload):
+        attached.append(payload["attachments"][-1])
+        return real_create(self, payload)
+
+    monkeypatch.setattr(TenantApi, "create_document", create)
+    return rendered, attached
+
+
+def _wait_for_renders_ahead() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "pdf-ahead":
+            thread.join(30)
+
+
+def test_it_sends_the_pdf_that_the_check_rendered_while_it_waited(
+    client, carol, seller, buyer, monkeypatch
+):
+    rendered, attached = _sent_attachments(monkeypatch)
+    client.force_login(carol)
+    body = editor_post([line("Croissant")], invoice_id="AHEAD-1", note="Thank you")
+    assert 'id="validated"' in client.post(NEW, body).content.decode()
+    _wait_for_renders_ahead()
+    assert [d.pk for d in rendered] == [None]  # the check's content, not saved yet
+
+    response = client.post(NEW, {**body, "action": "send"})
+    assert response.status_code == 302
+    assert len(rendered) == 1  # not rendered again before the create call
+    (pdf_file,) = attached
+    assert pdf_file["file_name"] == "invoice-AHEAD-1.pdf"
+    _pages, text = text_of(base64.b64decode(pdf_file["file_data"]))
+    assert "Invoice AHEAD-1" in text and "Croissant" in text and "Thank you" in text
+    assert "not sent yet" not in text
+
+
+def test_it_renders_the_pdf_again_when_the_send_differs_from_the_check(
+    client, carol, seller, buyer, monkeypatch
+):
+    rendered, attached = _sent_attachments(monkeypatch)
+    client.force_login(carol)
+    body = editor_post([line()], invoice_id="AHEAD-2", note="Checked note")
+    assert 'id="validated"' in client.post(NEW, body).content.decode()
+    _wait_for_renders_ahead()
+    response = client.post(NEW, {**body, "note": "Sent note", "action": "send"})
+    assert response.status_code == 302
+    assert len(rendered) == 2
+    _pages, text = text_of(base64.b64decode(attached[0]["file_data"]))
+    assert "Sent note" in text and "Checked note" not in text
