@@ -11,12 +11,14 @@ throwaway SQLite database in a temporary folder, with DEBUG off. For each run:
   rows, SDK create, SDK send, state change, redirect) — the customer's two clicks, measured
   from request to response through Django's full middleware stack (test client, no socket);
 - direct: the official SDK's validate_json, documents.create and documents.send with the very
-  payload the portal builds, on one reused client.
+  payload the portal builds, on one reused client; the create carries the same PDF attachment
+  as the portal's (INVOICES_ATTACH_PDF), rendered before the clock starts: the same bytes
+  travel, and rendering the PDF counts as the portal's work.
 
 Portal and direct runs alternate so both see the same sandbox conditions. `--latency-ms`
 adds that much latency to every tenant API call in the sandbox (fault injection), e.g. 50 for
 a realistic round trip to e-invoice.be; 0 measures the portal's overhead in the worst case.
-Target: median ratio ≤ 1.3.
+Target (issue 16): median ratio ≤ 1.1 at 50 ms, ≤ 2.0 at 0 ms.
 """
 
 from __future__ import annotations
@@ -119,6 +121,28 @@ def payload_for(number: str, tenant) -> dict:
     return payload
 
 
+def direct_payload(number: str, tenant, user) -> dict:
+    """`payload_for` with the PDF the portal attaches to this content (rendered from a local
+    draft that is removed again; nothing is timed here)."""
+    from invoices import outbound, pdf
+    from invoices.payload import build_payload, totals_for
+
+    data = editor_input(number, tenant)
+    payload, _index = build_payload(data, totals_for(data))
+    draft = outbound.save_draft(
+        tenant,
+        user,
+        document_type=data.document_type,
+        header=data.header,
+        totals=totals_for(data),
+        typed={},
+        data=data,
+    )
+    payload = pdf.with_attachment(draft, payload)
+    draft.delete()
+    return payload
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
@@ -165,7 +189,8 @@ def run(iterations: int, latency_ms: int, sandbox, key: str, tenant, client, use
             times["services"].append(elapsed)
 
         # Direct: the same three SDK calls with the same payload.
-        payload = payload_for(f"D{suffix}", tenant)
+        payload = direct_payload(f"D{suffix}", tenant, user)
+        attachments = payload.pop("attachments", None)
         extra = (
             {"billing_reference": payload.pop("billing_reference")}
             if "billing_reference" in payload
@@ -173,7 +198,9 @@ def run(iterations: int, latency_ms: int, sandbox, key: str, tenant, client, use
         )
         started = time.perf_counter()
         result = direct.validate.validate_json(**payload)
-        created = direct.documents.create(**payload, extra_body=extra)
+        created = direct.documents.create(
+            **payload, **({"attachments": attachments} if attachments else {}), extra_body=extra
+        )
         direct.documents.send(created.id)
         elapsed = time.perf_counter() - started
         assert result.is_valid
@@ -190,7 +217,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=40)
     parser.add_argument("--latency-ms", default="0,50", help="comma-separated, e.g. 0,50")
-    parser.add_argument("--target", type=float, default=1.3)
+    parser.add_argument("--target", type=float, default=1.1)
     args = parser.parse_args()
     latencies = [int(x) for x in args.latency_ms.split(",") if x.strip()]
 

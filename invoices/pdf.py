@@ -364,6 +364,7 @@ def render(view: Readable) -> bytes:
 # content, renders its own.
 AHEAD_KEPT = 16
 _ahead: OrderedDict[str, bytes] = OrderedDict()
+_rendering: dict[str, threading.Thread] = {}  # renders ahead not finished yet, by content
 _ahead_lock = threading.Lock()
 # ReportLab keeps state per font between documents: one render of an attachment at a time.
 _render_lock = threading.Lock()
@@ -430,17 +431,23 @@ def render_ahead(document: Document, rows: Rows) -> threading.Thread | None:
     key = _content_key(document, rows)
 
     def run() -> None:
+        content = None
         try:
             content = _render_attachment(document, rows)
         except Exception:  # the send renders it again, and says what failed
             log.warning("rendering the PDF ahead failed", exc_info=True)
-            return
         with _ahead_lock:
-            _ahead[key] = content
-            while len(_ahead) > AHEAD_KEPT:
-                _ahead.popitem(last=False)
+            _rendering.pop(key, None)
+            if content is not None:
+                _ahead[key] = content
+                while len(_ahead) > AHEAD_KEPT:
+                    _ahead.popitem(last=False)
 
     thread = threading.Thread(target=run, name="pdf-ahead", daemon=True)
+    with _ahead_lock:
+        if key in _ahead or key in _rendering:
+            return None  # checked again unchanged: the PDF is there or on its way
+        _rendering[key] = thread
     thread.start()
     return thread
 
@@ -450,8 +457,13 @@ def attachment(document: Document) -> dict[str, str]:
     buyer receives), as sent (no draft note), in the portal's default language: the buyer's
     is not known. Rendered here unless a check rendered this content ahead."""
     rows = (list(document.lines.all()), list(document.allowances_charges.all()))
+    key = _content_key(document, rows)
     with _ahead_lock:
-        content = _ahead.get(_content_key(document, rows))
+        ahead = _rendering.get(key)
+    if ahead is not None:  # a send right after its check: the render is half done, not redone
+        ahead.join(60)
+    with _ahead_lock:
+        content = _ahead.get(key)
     if content is None:
         content = _render_attachment(document, rows)
     return {
