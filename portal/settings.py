@@ -275,10 +275,11 @@ USAGE_CALLS_PER_MINUTE = env_int("USAGE_CALLS_PER_MINUTE", 60)
 # Days of daily rows kept and charted; a credit alert for a tenant out of credit within N days.
 USAGE_HISTORY_DAYS = env_int("USAGE_HISTORY_DAYS", 90)
 USAGE_CREDIT_ALERT_DAYS = env_int("USAGE_CREDIT_ALERT_DAYS", 14)
-# The rendered usage charts (usage.panels) are cached in each web process's memory. Their
-# keys are read from the database (the newest collection, the number of tenants, the day),
-# so every process draws a new collection's figures on its next view and no shared cache
-# server is needed; an entry nobody asks for is dropped after the timeout or when full.
+# The rendered usage charts (usage.panels) are cached in each process's memory, in front of
+# the database (the dashboard's, usage.RenderedPanel). Their keys are read from the database
+# (the newest collection, the number of tenants, the day), so every process shows a new
+# collection's figures on its next view and no shared cache server is needed; an entry
+# nobody asks for is dropped after the timeout or when full.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",

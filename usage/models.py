@@ -14,6 +14,7 @@ kept up to date as each tenant's days change, so the dashboard reads 90 rows, no
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from jobs.models import LeasedJob
@@ -97,3 +98,18 @@ class FleetDay(models.Model):
 
     def __str__(self) -> str:
         return f"fleet {self.day}"
+
+
+class RenderedPanel(models.Model):
+    """The dashboard's usage section as last rendered (usage.panels), shared by every web
+    process and the collection worker, which renders it after each run that stored figures:
+    so the first view after a collection reads it instead of drawing it. `key` says what it
+    was drawn from (the fleet's data version, the day, the language); only the newest key of
+    each period and language is kept."""
+
+    key = models.CharField(max_length=200, unique=True)
+    value = models.JSONField()
+    rendered_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.key

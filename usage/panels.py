@@ -3,10 +3,13 @@ figures (tenant page), the list's sparklines. The charts come with the table beh
 
 The charts change only when a collection stores figures, a tenant is deleted or a day
 passes, while the pages that show them are read far more often: so each set of charts is
-rendered once into the cache (settings.CACHES), keyed by what it is drawn from — the
-language, today's date and fleet.data_version() for the fleet, the tenant's last collection
-for a tenant — and any change of those makes a new key (nothing is ever stale, nothing needs
-deleting: an old entry simply stops being asked for)."""
+rendered once and cached (settings.CACHES, each process's memory), keyed by what it is drawn
+from — the language, today's date and fleet.data_version() for the fleet, the tenant's last
+collection for a tenant — and any change of those makes a new key (nothing is ever stale,
+nothing needs deleting: an old entry simply stops being asked for). The fleet's section is
+also stored in the database (RenderedPanel), where the collection worker puts it after each
+run (prepare_fleet_panels): with 10 000 tenants a collection runs every minute, and the first
+view after it would otherwise draw the charts again in every web process."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.formats import date_format, localize
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -28,7 +32,7 @@ from django.utils.translation import gettext as _
 from tenants.models import Tenant
 from usage import charts, fleet
 from usage.charts import Series
-from usage.models import KEY_PROBLEMS, UsageCollection
+from usage.models import KEY_PROBLEMS, RenderedPanel, UsageCollection
 
 CHART_DAYS = (30, 90)
 
@@ -165,6 +169,28 @@ def _cached(key: str, render: Any) -> Any:
 CACHE_SECONDS = 2 * 24 * 3600
 
 
+def _shared(key: str, family: str, render: Any) -> Any:
+    """_cached with the database behind this process's cache (RenderedPanel): what another
+    process rendered (the collection worker, another web process) is read, not drawn again.
+    Rows of the same `family` (key prefix) under older keys are deleted."""
+
+    def stored_or_rendered() -> Any:
+        stored = RenderedPanel.objects.filter(key=key).values_list("value", flat=True).first()
+        if stored is not None:
+            return stored
+        value = render()
+        RenderedPanel.objects.bulk_create(
+            [RenderedPanel(key=key, value=value, rendered_at=timezone.now())],
+            update_conflicts=True,
+            unique_fields=["key"],
+            update_fields=["value", "rendered_at"],
+        )
+        RenderedPanel.objects.filter(key__startswith=family).exclude(key=key).delete()
+        return value
+
+    return _cached(key, stored_or_rendered)
+
+
 def fleet_panel(days: int) -> dict[str, Any]:
     """The dashboard's usage section (period links, the four charts and their tables) as
     HTML, and the number of live tenants out of credit within USAGE_CREDIT_ALERT_DAYS (drawn
@@ -172,17 +198,8 @@ def fleet_panel(days: int) -> dict[str, Any]:
     alert_days = settings.USAGE_CREDIT_ALERT_DAYS
     # The version is read before the figures: a collection that lands in between is drawn
     # under the older key at worst, and the next view asks for the newer one.
-    key = ":".join(
-        str(part)
-        for part in (
-            "usage:fleet",
-            days,
-            alert_days,
-            get_language(),
-            fleet.today(),
-            fleet.data_version(),
-        )
-    )
+    family = f"usage:fleet:{days}:{alert_days}:{get_language()}:"
+    key = f"{family}{fleet.today()}:{fleet.data_version()}"
 
     def render() -> dict[str, Any]:
         series = fleet.fleet_days(days)
@@ -199,11 +216,21 @@ def fleet_panel(days: int) -> dict[str, Any]:
         )
         return {"html": html, "running_low": low[alert_days]}
 
-    value = _cached(key, render)
+    value = _shared(key, family, render)
     return {
         "fleet_section": mark_safe(value["html"]),  # noqa: S308 - rendered (escaped) above
         "running_low": value["running_low"],
     }
+
+
+def prepare_fleet_panels() -> None:
+    """Render the dashboard's usage section for every period and language unless it is
+    rendered already (the collection worker, after each run), so that the first view after a
+    collection, in any web process, reads it instead of drawing it."""
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            for days in CHART_DAYS:
+                fleet_panel(days)
 
 
 def tenant_panel(tenant: Tenant, days: int = 30) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import override
@@ -12,8 +14,8 @@ from django.utils.translation import override
 from tenants.models import Tenant
 from tests.usage.conftest import fleet_on_sandbox, utc_today
 from tests.usage.test_collect import _row_of
-from usage import collect, fleet, panels
-from usage.models import UsageCollection
+from usage import collect, fleet, panels, tasks
+from usage.models import RenderedPanel, UsageCollection
 
 
 def _label(day) -> str:
@@ -106,3 +108,27 @@ def test_a_cached_dashboard_asks_the_database_a_few_small_questions(
         as_alice.get(url)
     with django_assert_max_num_queries(len(cold.captured_queries) - 4):
         as_alice.get(url)  # the charts and the credit count come from the cache
+
+
+def test_it_renders_the_dashboard_charts_in_the_collection_worker(
+    usage_sandbox, as_alice, monkeypatch
+):
+    fleet_on_sandbox(usage_sandbox, 2)
+
+    tasks.collect_due()  # what beat runs: the collection, then the charts in every language
+
+    assert RenderedPanel.objects.count() == len(settings.LANGUAGES) * len(panels.CHART_DAYS)
+    cache.clear()  # a web process of its own: it reads what the worker drew
+    monkeypatch.setattr(panels, "documents_chart", None)  # drawing it here would fail
+    page = as_alice.get(reverse("tenants:dashboard"), {"days": 90}).content.decode()
+    today = _label(utc_today())
+    assert _row_of(page, "chart-documents", today) == [today, "3", "2", "0"]
+    as_alice.post(reverse("set_language"), {"language": "nl", "next": "/"})
+    assert "Documenten per dag" in as_alice.get(reverse("tenants:dashboard")).content.decode()
+    as_alice.post(reverse("set_language"), {"language": "en", "next": "/"})
+
+    monkeypatch.undo()
+    _collect_again()  # new figures: a new key, drawn by the next view, the old row replaced
+    as_alice.get(reverse("tenants:dashboard"), {"days": 90})
+    keys = list(RenderedPanel.objects.filter(key__startswith="usage:fleet:90:14:en:"))
+    assert len(keys) == 1 and keys[0].key.endswith(fleet.data_version())
