@@ -18,7 +18,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core import texts
+from core import audit_display, texts
 
 GENESIS_HASH = "0" * 64
 
@@ -112,6 +112,16 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("audit entries cannot be deleted")
+
+    @property
+    def action_label(self) -> str:
+        """The action in the active language."""
+        return audit_display.action_label(self.action)
+
+    @property
+    def changes_worded(self) -> list:
+        """The changes with field names and values in the active language."""
+        return audit_display.changes(self.changes)
 
     @property
     def error_text(self) -> str:

@@ -14,6 +14,7 @@ from django.contrib.auth.password_validation import password_validators_help_tex
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from core import audit_display
 from einvoice.errors import ApiError, Invalid
 from tenants import checks as tenant_checks
 from tenants.identifiers import COUNTRIES, clean_tenant_fields, peppol_warnings
@@ -366,7 +367,9 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, actions: list[str] = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", _("Any"))] + [(a, a) for a in actions]
+        # Worded for the reader, sorted as worded; the code stays the value (bookmarkable URLs).
+        worded = sorted(((a, audit_display.action_label(a)) for a in actions), key=lambda c: c[1])
+        self.fields["action"].choices = [("", _("Any")), *worded]
 
     def _clean_day(self, name: str):
         # Far-off dates overflow once turned into times in this time zone (year 1 or 9999).
