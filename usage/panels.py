@@ -13,6 +13,7 @@ view after it would otherwise draw the charts again in every web process."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -50,9 +51,16 @@ class Chart:
     legend: list[tuple[SafeString, str]] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=2048)
+def _day_label(day: date, language: str | None) -> str:
+    # Each day is in three tables of the dashboard and on every chart drawn that day;
+    # `language` keys the cache, the label is in the active one.
+    return date_format(day, "D j M Y")
+
+
 def _cell(value: Any) -> str:
     # As the template showed them: a day in the reader's language, anything else localized.
-    return date_format(value, "D j M Y") if isinstance(value, date) else localize(value)
+    return _day_label(value, get_language()) if isinstance(value, date) else localize(value)
 
 
 def table_rows(rows: Iterable[list[Any]]) -> SafeString:
