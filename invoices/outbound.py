@@ -350,13 +350,11 @@ def _set_remote(document: Document, **values) -> None:
 
 def _drop_stale_remote(api: TenantApi, document: Document) -> None:
     """The draft there holds an older version: delete it (the edited one is created next)."""
-    try:
-        _delete_remote(api, document.remote_id)
-    except Rejected:
-        refresh(document, source=Source.PORTAL)
-        raise NotSendable(
-            _("This document is no longer a draft at e-invoice.be: the changes were not sent.")
-        ) from None
+    _delete_remote_draft(
+        api,
+        document,
+        _("This document is no longer a draft at e-invoice.be: the changes were not sent."),
+    )
     _set_remote(document, remote_id="", remote_digest="", create_attempted_at=None)
 
 
@@ -527,18 +525,26 @@ def _delete_remote(api: TenantApi, remote_id: str) -> None:
         pass  # already gone there
 
 
+def _delete_remote_draft(api: TenantApi, document: Document, refused: str) -> None:
+    """Delete the document's draft at e-invoice.be (already gone there is fine). e-invoice.be
+    refuses when it is no longer a draft there (sent meanwhile): the mirror reads its state
+    again and NotSendable says `refused`. Shared by the replacement of a stale draft and the
+    delete of a draft."""
+    try:
+        _delete_remote(api, document.remote_id)
+    except Rejected:
+        refresh(document, source=Source.PORTAL)
+        raise NotSendable(refused) from None
+
+
 def delete_draft(document: Document, user=None) -> None:
     if not document.can_delete:
         raise NotSendable(_("Only drafts can be deleted."))
     api = TenantApi(document.tenant)
     if document.remote_id:
-        try:
-            _delete_remote(api, document.remote_id)
-        except Rejected:
-            refresh(document, source=Source.PORTAL)
-            raise NotSendable(
-                _("This document is no longer a draft and cannot be deleted.")
-            ) from None
+        _delete_remote_draft(
+            api, document, _("This document is no longer a draft and cannot be deleted.")
+        )
     elif document.create_attempted_at:
         # A create may have happened without an answer: remove that draft too.
         for remote in _unmirrored_drafts(api, document):

@@ -21,10 +21,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from core import texts
 from einvoice import quota as ratelimit
-from jobs.models import JobState
+from jobs.models import JobState, error_fields
 from tenants.models.bulk import BulkItem
 from tenants.models.jobs import KeyRotation, OnboardingJob, OnboardingStep, RotationPhase
 from tenants.models.watch import PeppolWatch
@@ -153,6 +154,12 @@ def kick() -> None:
     transaction.on_commit(send)
 
 
+WORKER_STOPPED = texts.define(
+    "job.worker_stopped",
+    gettext_lazy("The worker stopped during this step; it resumes where it was."),
+)
+
+
 def sweep() -> dict[str, int]:
     """Re-queue what dead workers left behind, then dispatch."""
     now = timezone.now()
@@ -165,7 +172,7 @@ def sweep() -> dict[str, int]:
             lease_until=None,
             dispatched_at=None,
             next_attempt_at=now,
-            last_error=_("The worker stopped during this step; it resumes where it was."),
+            **error_fields(model, texts.Coded(WORKER_STOPPED)),
             updated_at=now,
         )
         lost += model.objects.filter(

@@ -6,9 +6,13 @@ claims, renews and finishes them with conditional UPDATEs so a step never runs t
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from core import texts
 
 
 class JobState(models.TextChoices):
@@ -20,6 +24,18 @@ class JobState(models.TextChoices):
 
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.WAITING)
+
+
+def error_fields(model: type[models.Model], message: str) -> dict[str, Any]:
+    """The columns that record `message` as a job's last error: the words, and for a model
+    that keeps codes (a `last_error_code` field) a Coded message's code and parameters, so
+    that each reader reads it in their language (cleared for a message without one)."""
+    fields: dict[str, Any] = {"last_error": str(message)}
+    if any(f.name == "last_error_code" for f in model._meta.get_fields()):
+        coded = message if isinstance(message, texts.Coded) else None
+        fields["last_error_code"] = coded.code if coded else ""
+        fields["last_error_params"] = coded.params if coded else {}
+    return fields
 
 
 class LeasedJob(models.Model):
@@ -53,6 +69,15 @@ class LeasedJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in ACTIVE_STATES
+
+    @property
+    def last_error_text(self) -> str:
+        """The last error in the active language: worded again from its code where the job
+        keeps one (`last_error_code`, see `error_fields`), else as it was written."""
+        code = getattr(self, "last_error_code", "")
+        if not code or not self.last_error:
+            return self.last_error
+        return texts.word(code, getattr(self, "last_error_params", {}), self.last_error)
 
     @property
     def is_stalled(self) -> bool:

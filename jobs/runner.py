@@ -32,11 +32,12 @@ from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core import texts
 from core.logfilter import mask_secrets
 from einvoice import quota as ratelimit
 from einvoice.errors import ApiError, Invalid, QuotaUnavailable, RateLimited
 from einvoice.messages import explain
-from jobs.models import JobState, LeasedJob
+from jobs.models import JobState, LeasedJob, error_fields
 from jobs.shutdown import stopping
 from jobs.signals import job_finished
 
@@ -227,6 +228,8 @@ def _end(job: LeasedJob, state: str, *, wait: float = 0.0, **fields: Any) -> Non
         "updated_at": now,
         **fields,
     }
+    if "last_error" in changes:
+        changes.update(error_fields(type(job), changes["last_error"]))
     if state == JobState.WAITING:
         changes["next_attempt_at"] = now + timedelta(seconds=max(0.0, wait))
     if state in (JobState.SUCCEEDED, JobState.FAILED):
@@ -311,7 +314,10 @@ def _retry_or_fail(job: LeasedJob, message: str, max_retries: int, on_failure) -
 def _fail(job: J, message: str, field_errors: dict, on_failure) -> None:
     fields: dict[str, Any] = {"last_error": message}
     if hasattr(job, "field_errors"):
-        fields["field_errors"] = field_errors
+        # Coded messages as their codes (core.texts): worded for each reader.
+        fields["field_errors"] = {
+            f: [texts.stored(m) for m in messages] for f, messages in field_errors.items()
+        }
     _end(job, JobState.FAILED, **fields)
     if on_failure is not None:
         on_failure(job)
@@ -327,7 +333,7 @@ def retry(job: LeasedJob) -> bool:
             state=JobState.QUEUED,
             next_attempt_at=now,
             retries=0,
-            last_error="",
+            **error_fields(type(job), ""),
             finished_at=None,
             dispatched_at=None,
             updated_at=now,

@@ -144,7 +144,12 @@ class OnboardingJob(LeasedJob):
     adopted = models.BooleanField(default=False)  # the tenant existed: a lost answer
     orphans_revoked = models.PositiveIntegerField(default=0)
     peppol_outcome = models.CharField(_("Peppol"), max_length=200, blank=True)
+    # {field: [message]}, a message stored as its code where it has one (core.texts).
     field_errors = models.JSONField(default=dict, blank=True)
+    # The last error as a code with parameters when it has one (jobs.models.error_fields):
+    # a CSV batch's row reads in its reader's language, whoever's worker wrote it.
+    last_error_code = models.CharField(max_length=64, blank=True)
+    last_error_params = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -484,8 +484,9 @@ def _onboarding_cells(r: dict, job: OnboardingJob | None) -> list:
             job.remote_tenant_id,
             "yes" if job.api_key_id else "no",
             job.peppol_outcome_label,
-            job.last_error,
+            job.last_error_text,
         ]
+
     # The errors in the downloader's language; the columns stay the CSV's own names.
     errors = "; ".join(f"{col}: {' '.join(m)}" for col, m in row_errors(r).items())
     # A row without a job is invalid only if it has errors; a valid one is not started yet,

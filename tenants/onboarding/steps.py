@@ -23,8 +23,10 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from core import audit
+from core import audit, texts
+from core.texts import Coded
 from einvoice import admin as admin_api
 from einvoice.errors import ApiError, Conflict, Invalid
 from einvoice.messages import explain
@@ -37,6 +39,42 @@ from tenants.models import ApiKey, Tenant
 from tenants.models.jobs import OnboardingJob, OnboardingStep, PeppolOutcome
 
 logger = logging.getLogger(__name__)
+
+# What a job that cannot succeed says, as codes (core.texts): each reader reads it in their
+# language, whichever worker wrote it.
+DELETED_NAME = texts.define(
+    "onboarding.deleted_name",
+    gettext_lazy(
+        "A deleted tenant of this company is named %(name)s, and names stay taken after "
+        "a delete. Start a new onboarding with another name, e.g. %(suggestion)s."
+    ),
+)
+DELETED_NAME_FIELD = texts.define(
+    "onboarding.deleted_name_field", gettext_lazy("This name belongs to a deleted tenant.")
+)
+ONBOARDING_ELSEWHERE = texts.define(
+    "onboarding.onboarding_elsewhere",
+    gettext_lazy(
+        "This company is already being onboarded by job #%(job)s: follow that job instead."
+    ),
+)
+ALREADY_A_TENANT = texts.define(
+    "onboarding.already_a_tenant",
+    gettext_lazy(
+        "This company is already a tenant of the portal (%(name)s). Open the tenant "
+        "instead of onboarding it again."
+    ),
+)
+NAME_TAKEN = texts.define(
+    "onboarding.name_taken",
+    gettext_lazy(
+        "The name %(name)s is already taken by another company. Choose another "
+        "name, e.g. %(suggestion)s, and start a new onboarding."
+    ),
+)
+NAME_TAKEN_FIELD = texts.define(
+    "onboarding.name_taken_field", gettext_lazy("This name is taken by another company.")
+)
 
 
 def run(job_id: int) -> OnboardingJob | None:
@@ -70,25 +108,12 @@ def _refused(job: OnboardingJob, refusal: mirror.Refusal) -> runner.PermanentFai
     """Our company's tenant exists but is not this job's to adopt: what staff should do."""
     if refusal.reason == "deleted":
         return runner.PermanentFailure(
-            _(
-                "A deleted tenant of this company is named %(name)s, and names stay taken after "
-                "a delete. Start a new onboarding with another name, e.g. %(suggestion)s."
-            )
-            % {"name": job.name, "suggestion": suggest_free_name(job.name)},
-            {"name": [_("This name belongs to a deleted tenant.")]},
+            Coded(DELETED_NAME, name=job.name, suggestion=suggest_free_name(job.name)),
+            {"name": [Coded(DELETED_NAME_FIELD)]},
         )
     if refusal.reason == "onboarding":
-        return runner.PermanentFailure(
-            _("This company is already being onboarded by job #%(job)s: follow that job instead.")
-            % {"job": refusal.job.pk}
-        )
-    return runner.PermanentFailure(
-        _(
-            "This company is already a tenant of the portal (%(name)s). Open the tenant "
-            "instead of onboarding it again."
-        )
-        % {"name": refusal.tenant.name}
-    )
+        return runner.PermanentFailure(Coded(ONBOARDING_ELSEWHERE, job=refusal.job.pk))
+    return runner.PermanentFailure(Coded(ALREADY_A_TENANT, name=refusal.tenant.name))
 
 
 def _create_or_adopt(job: OnboardingJob, attempt: audit.Attempt) -> tuple[dict, bool]:
@@ -99,12 +124,8 @@ def _create_or_adopt(job: OnboardingJob, attempt: audit.Attempt) -> tuple[dict, 
     except Conflict:
         attempt.fail("name taken by another company", changes=None)
         raise runner.PermanentFailure(
-            _(
-                "The name %(name)s is already taken by another company. Choose another "
-                "name, e.g. %(suggestion)s, and start a new onboarding."
-            )
-            % {"name": job.name, "suggestion": suggest_free_name(job.name)},
-            {"name": [_("This name is taken by another company.")]},
+            Coded(NAME_TAKEN, name=job.name, suggestion=suggest_free_name(job.name)),
+            {"name": [Coded(NAME_TAKEN_FIELD)]},
         ) from None
     except mirror.NotAdoptable as e:
         attempt.fail(f"not adopted ({e.refusal.reason})", changes=None)
@@ -182,7 +203,7 @@ def register_peppol(job: OnboardingJob) -> None:
         _advance(job, OnboardingStep.DONE, peppol_outcome=PeppolOutcome.HELD_ELSEWHERE)
         return
     except PeppolUnavailable as e:
-        raise runner.PermanentFailure(str(e)) from None
+        raise runner.PermanentFailure(texts.of_error(e)) from None
     except Conflict as e:
         # Registered elsewhere (another tenant, another access point): say which and what to
         # do; a retry helps once that is sorted out.

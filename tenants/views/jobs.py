@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.access import staff_required
+from core import texts
 from core.paging import seek_page
 from jobs.models import JobState
 from tenants.forms import OnboardForm
@@ -41,7 +42,7 @@ def _field_errors(job: OnboardingJob) -> list[tuple[str, list[str]]]:
     """The job's field errors under the labels of the onboarding form."""
     fields = OnboardForm.base_fields
     return [
-        (str(fields[f].label) if f in fields else f, messages)
+        (str(fields[f].label) if f in fields else f, [texts.render(m) for m in messages])
         for f, messages in job.field_errors.items()
     ]
 
