@@ -3,15 +3,18 @@ reader's language when it is shown (a Dutch customer reads Dutch, the French one
 
 `DocumentEvent.code` names one of `TEXTS`; `params` fill its placeholders. A line without a
 code (older rows the migration could not map, errors worded by e-invoice.be) shows its
-`message` as stored.
+`message` as stored. The wordings are core.texts' (as "timeline.<code>"), the one mechanism
+for stored texts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from core import texts
 
 CREATED_REMOTE = "created_remote"
 REPLACED_REMOTE = "replaced_remote"
@@ -46,19 +49,19 @@ TEXTS = {
 FAILED_BECAUSE = _("Delivery failed: %(reason)s")
 
 
+def _delivery_failed(params: Mapping[str, Any]) -> str:
+    if params.get("reason"):
+        return str(FAILED_BECAUSE) % {"reason": params["reason"]}
+    return str(TEXTS[DELIVERY_FAILED])
+
+
+for _code, _wording in TEXTS.items():
+    texts.define(f"timeline.{_code}", _delivery_failed if _code == DELIVERY_FAILED else _wording)
+
+
 def render(code: str, params: dict[str, Any] | None, message: str = "") -> str:
     """The line in the active language; the stored message when the code is unknown."""
-    params = params or {}
-    if code == DELIVERY_FAILED and params.get("reason"):
-        return gettext(str(FAILED_BECAUSE)) % {"reason": params["reason"]}
-    template = TEXTS.get(code)
-    if template is None:
-        return message
-    text = str(template)
-    try:
-        return text % params if "%(" in text else text
-    except (KeyError, TypeError, ValueError):
-        return message or text
+    return texts.word(f"timeline.{code}", params, message)
 
 
 # The texts stored before codes existed, in every language the portal spoke then, mapped to
