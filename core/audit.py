@@ -123,7 +123,9 @@ def record(
     if request is not None:
         entry.ip = _client_ip(request)
         entry.user_agent = request.META.get("HTTP_USER_AGENT", "")[:300]
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (two round trips saved): an append that
+    # fails leaves that transaction to roll back as a whole, as it must.
+    with transaction.atomic(savepoint=False):
         # The lock that serialises appends (PostgreSQL); SQLite's IMMEDIATE transactions
         # already let one writer in at a time.
         head = AuditHead.objects.select_for_update().filter(pk=1).first()

@@ -7,7 +7,9 @@ different people, but the class, status, retry delay and field errors are decide
 
 from __future__ import annotations
 
+import functools
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -54,6 +56,21 @@ def timeout() -> httpx.Timeout:
     return httpx.Timeout(seconds, connect=min(seconds, 5.0))
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The CA bundle read once per process tree: every client shares it (reading it costs
+    tens of milliseconds), and a worker's pool processes inherit the parent's (warm_up)."""
+    return httpx.create_ssl_context()
+
+
+def warm_up() -> None:
+    """What a process's first call would load (portal.celery.warm_up, before a pool forks):
+    the TLS context and the SDK's resource modules, which it imports on first use."""
+    import e_invoice_api.resources  # noqa: F401
+
+    tls_context()
+
+
 def client(
     *,
     base_url: str = "",
@@ -78,6 +95,7 @@ def client(
                 timeout=timeout(),
                 limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
                 transport=transport,
+                verify=tls_context(),
                 follow_redirects=False,
             )
             _clients[config] = pooled

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -44,27 +45,29 @@ def set_state(
     holder: dict | None = None,
 ) -> PeppolRegistration:
     """Move the registration to `state` (audited when it changes), with why and, for an ID
-    held elsewhere, who holds it."""
-    reg, _created = PeppolRegistration.objects.get_or_create(tenant=tenant)
-    before = reg.state
-    fields = {"state": state, "state_reason": reason[:2000]}
-    if holder is not None:
-        fields["holder"] = holder
-    if all(getattr(reg, name) == value for name, value in fields.items()):
-        return reg
-    fields["state_changed_at"] = timezone.now()
-    PeppolRegistration.objects.filter(pk=reg.pk).update(**fields)
-    for name, value in fields.items():
-        setattr(reg, name, value)
-    if before != state:
-        audit.record(
-            "peppol.state",
-            actor=actor,
-            tenant=tenant,
-            target=reg.peppol_id or tenant.peppol_id,
-            changes={"state": [before, state]},
-        )
-        _notify(tenant, reg, state)
+    held elsewhere, who holds it. The change, its audit entry and its event commit together
+    (one commit instead of three: a registration moves through three states)."""
+    with transaction.atomic():
+        reg, _created = PeppolRegistration.objects.get_or_create(tenant=tenant)
+        before = reg.state
+        fields = {"state": state, "state_reason": reason[:2000]}
+        if holder is not None:
+            fields["holder"] = holder
+        if all(getattr(reg, name) == value for name, value in fields.items()):
+            return reg
+        fields["state_changed_at"] = timezone.now()
+        PeppolRegistration.objects.filter(pk=reg.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(reg, name, value)
+        if before != state:
+            audit.record(
+                "peppol.state",
+                actor=actor,
+                tenant=tenant,
+                target=reg.peppol_id or tenant.peppol_id,
+                changes={"state": [before, state]},
+            )
+            _notify(tenant, reg, state)
     return reg
 
 
