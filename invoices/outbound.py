@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from datetime import timedelta
 
 from django.conf import settings
@@ -71,9 +72,10 @@ class NotSendable(Exception):
 POLL_MAX_SECONDS = 1800
 
 
-def render_pdf_ahead(tenant: Tenant, data: EditorInput) -> None:
+def render_pdf_ahead(tenant: Tenant, data: EditorInput) -> threading.Thread | None:
     """While a check of `data` waits for e-invoice.be: the PDF that a send of this content
-    attaches, rendered meanwhile (`pdf.render_ahead`) instead of before the create call."""
+    attaches, rendered meanwhile (`pdf.render_ahead`) instead of before the create call; the
+    thread that renders it (None when nothing is attached or it is there already)."""
     totals = totals_for(data)
     document = Document(
         tenant=tenant,
@@ -81,7 +83,7 @@ def render_pdf_ahead(tenant: Tenant, data: EditorInput) -> None:
         state=State.DRAFT,
         **_columns(data.document_type, data.header, totals),
     )
-    pdf.render_ahead(document, _rows(document, data, totals))
+    return pdf.render_ahead(document, _rows(document, data, totals))
 
 
 def validate_remote(tenant: Tenant, data: EditorInput) -> tuple[ValidationResult, dict]:
