@@ -28,6 +28,7 @@ under 2× before.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import random
 from pathlib import Path
 
@@ -89,6 +90,11 @@ def _seed_usage(days: int) -> int:
             ],
             batch_size=5000,
         )
+        if importlib.util.find_spec("usage.sparklines"):  # the list's lines, as collected
+            from usage import sparklines
+
+            for i in range(0, len(live), 1000):
+                sparklines.store(live[i : i + 1000], today)
         sums = (
             UsageDay.objects.values("day")
             .annotate(s=Sum("sent"), r=Sum("received"), f=Sum("failed"), c=Sum("credit_balance"))

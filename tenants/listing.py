@@ -16,7 +16,9 @@ from datetime import timedelta
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.paging import walk
 from core.spreadsheet import safe_row, xlsx_row
@@ -26,6 +28,7 @@ from jobs.models import JobState
 from tenants.models import PeppolRegistration, Tenant
 from tenants.models.jobs import KeyRotation, OnboardingJob
 from tenants.models.watch import PeppolWatch
+from usage import sparklines
 
 ACTIVITY_DAYS = 30
 FAILURE_DAYS = 30
@@ -88,6 +91,22 @@ def filtered(qs: QuerySet, data: dict) -> QuerySet:
     if data.get("failures"):
         qs = _failures(qs, data["failures"])
     return qs
+
+
+# --- the page ---------------------------------------------------------------------------------
+def page_rows(tenants: list[Tenant]) -> None:
+    """Add to each tenant of a list page what its row shows beyond its fields, worked out once
+    for the page rather than by template tags in the row loop: the link to the tenant page
+    (one URL reversed, not 50), the tick box's label and the usage sparkline (usage.sparklines:
+    drawn at the collection, one query for the page)."""
+    marker = 987654321  # reversed once in place of a pk; pks are put where it was
+    before, _marker, after = reverse("tenants:tenant_detail", args=[marker]).partition(str(marker))
+    choose = _("Choose %(name)s")
+    lines = sparklines.for_tenants([t.pk for t in tenants])
+    for tenant in tenants:
+        tenant.detail_url = f"{before}{tenant.pk}{after}"
+        tenant.choose_label = choose % {"name": tenant.name}
+        tenant.sparkline = lines[tenant.pk]
 
 
 # --- export -----------------------------------------------------------------------------------

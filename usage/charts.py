@@ -168,18 +168,32 @@ def bar_rows(bars: list[tuple[str, int, str]], *, width: int = 200) -> SafeStrin
     return mark_safe(f'<ul class="bars">{"".join(items)}</ul>')  # noqa: S308 - escaped
 
 
-def sparkline(values: list[int], label: str, *, width: int = 96, height: int = 24) -> SafeString:
-    """A tiny line of daily counts; `label` says what it shows (its accessible name)."""
+SPARK_WIDTH, SPARK_HEIGHT = 96, 24
+
+
+def sparkline_points(values: list[int]) -> str:
+    """The polyline of a sparkline of daily counts (what usage.sparklines stores)."""
     top_value = max(values, default=0) or 1
     n = max(1, len(values) - 1)
-    points = " ".join(
-        f"{1 + (width - 2) * i / n:.1f},{height - 2 - (height - 4) * v / top_value:.1f}"
+    w, h = SPARK_WIDTH, SPARK_HEIGHT
+    return " ".join(
+        f"{1 + (w - 2) * i / n:.1f},{h - 2 - (h - 4) * v / top_value:.1f}"
         for i, v in enumerate(values)
     )
+
+
+def sparkline(values: list[int], label: str) -> SafeString:
+    """A tiny line of daily counts; `label` says what it shows (its accessible name)."""
+    return sparkline_svg(sparkline_points(values), label)
+
+
+def sparkline_svg(points: str, label: str) -> SafeString:
+    """A sparkline around its polyline's points (sparkline_points)."""
+    w, h = SPARK_WIDTH, SPARK_HEIGHT
     return mark_safe(  # noqa: S308 - the label is escaped, the rest are numbers
-        f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'<svg class="spark" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
         f'role="img" aria-label="{escape(label)}" focusable="false">'
-        f'<line x1="0" y1="{height - 1}" x2="{width}" y2="{height - 1}" stroke="{GRID}"/>'
+        f'<line x1="0" y1="{h - 1}" x2="{w}" y2="{h - 1}" stroke="{GRID}"/>'
         f'<polyline points="{points}" fill="none" stroke="{STYLES[0][0]}" stroke-width="1.5"/>'
         "</svg>"
     )

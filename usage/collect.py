@@ -33,7 +33,7 @@ from invoices.models import Direction, Document, State
 from jobs import runner
 from jobs.models import JobState
 from tenants.models import ApiKey, Tenant
-from usage import fleet
+from usage import fleet, sparklines
 from usage.models import KEY_PROBLEMS, Problem, UsageCollection, UsageDay
 
 CALLS_PER_TENANT = 2
@@ -167,6 +167,7 @@ def collect_once(job: UsageCollection) -> bool:
         counts[action.stat_date][0 if action.action == "DOCUMENT_SENT" else 1] += action.count
     with transaction.atomic():
         _store_days(job, tenant, start, today, counts, me.credit_balance)
+        sparklines.store([tenant.pk], today)
         runner.save_progress(
             job,
             plan=me.plan or "",

@@ -106,17 +106,19 @@ def tenant_days(tenant: Tenant, days: int) -> DaySeries:
     return _series(rows, span)
 
 
-def sparklines(tenant_ids: list[int], days: int = 30) -> dict[int, list[int]]:
-    """Documents sent + received per day of each tenant: one query for a page of them."""
-    span = window(days)
+def sparklines(
+    tenant_ids: list[int], days: int = 30, until: date | None = None
+) -> dict[int, list[int]]:
+    """Documents sent + received per day of each tenant over the `days` days up to `until`
+    (today): one query for a page of them."""
+    span = window(days, until)
     index = {d: i for i, d in enumerate(span)}
     lines = {pk: [0] * days for pk in tenant_ids}
-    rows = UsageDay.objects.filter(tenant_id__in=tenant_ids, day__gte=span[0]).values_list(
-        "tenant_id", "day", "sent", "received"
-    )
+    rows = UsageDay.objects.filter(
+        tenant_id__in=tenant_ids, day__gte=span[0], day__lte=span[-1]
+    ).values_list("tenant_id", "day", "sent", "received")
     for tenant_id, day, sent, received in rows:
-        if day in index:
-            lines[tenant_id][index[day]] = sent + received
+        lines[tenant_id][index[day]] = sent + received
     return lines
 
 

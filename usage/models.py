@@ -50,6 +50,11 @@ class UsageCollection(LeasedJob):
         "tenants.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     problem_since = models.DateTimeField(null=True, blank=True)
+    # The tenant list's sparkline, drawn when a collection stores the days (usage.sparklines):
+    # documents per day of the days up to sparkline_day ("3,0,12,…") and their polyline.
+    sparkline_day = models.DateField(null=True, blank=True)
+    sparkline_counts = models.TextField(blank=True, default="")
+    sparkline_points = models.TextField(blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="usage_due")]

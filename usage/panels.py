@@ -1,5 +1,6 @@
 """What the staff pages show of usage: the fleet's charts (dashboard), a tenant's charts and
-figures (tenant page), the list's sparklines. The charts come with the table behind them.
+figures (tenant page); the list's sparklines are usage.sparklines. The charts come with the
+table behind them.
 
 The charts change only when a collection stores figures, a tenant is deleted or a day
 passes, while the pages that show them are read far more often: so each set of charts is
@@ -265,13 +266,3 @@ def tenant_panel(tenant: Tenant, days: int = 30) -> dict[str, Any]:
         "credit_alert_days": settings.USAGE_CREDIT_ALERT_DAYS,
         "usage_charts": mark_safe(_cached(key, render)),  # noqa: S308 - rendered above
     }
-
-
-def sparkline_of(values: list[int]) -> SafeString:
-    total = sum(values)
-    label = ngettext(
-        "%(n)s document in the last %(days)s days",
-        "%(n)s documents in the last %(days)s days",
-        total,
-    ) % {"n": total, "days": len(values)}
-    return charts.sparkline(values, label)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import staff_required
 from core.paging import page_query, seek_page
-from tenants import bulk_actions
+from tenants import bulk_actions, listing
 from tenants.forms import BulkActionForm, TenantFilterForm
 from tenants.models import BulkAction
 from tenants.models.bulk import ADMIN_KINDS
@@ -41,6 +41,7 @@ def _list_again(request: HttpRequest, form: BulkActionForm) -> HttpResponse:
     filters = _filter_of(query)
     qs, ordering = tenant_queryset(filters)
     page = seek_page(with_current_key(qs), None, ordering, counted=qs)
+    listing.page_rows(page.object_list)
     selected = {int(v) for v in request.POST.getlist("tenant") if v.isascii() and v.isdigit()}
     ctx = {
         "form": filters,

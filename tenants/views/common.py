@@ -68,10 +68,14 @@ def list_page(
     target: str,
     counted: QuerySet | None = None,
     extra: dict | None = None,
+    rows: Callable[[list], object] | None = None,
 ) -> HttpResponse:
     """A filtered list in `ordering`, a page at a time; an htmx request aimed at the results
-    (`target`) gets only the `results` partial. `query` keeps the filters in the page links."""
+    (`target`) gets only the `results` partial. `query` keeps the filters in the page links.
+    `rows` gets the page's rows before they are rendered (to add what they show)."""
     page = seek_page(qs, request.GET.get("page"), ordering, counted=counted)
+    if rows is not None:
+        rows(page.object_list)
     ctx = {"form": form, "page": page, "query": page_query(request), "target": target}
     ctx.update(extra or {})
     if request.htmx and request.htmx.target == target:

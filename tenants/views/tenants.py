@@ -137,6 +137,7 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         "tenant-results",
         counted=qs,
         extra={"bulk_form": BulkActionForm(user=request.user), "selected": set()},
+        rows=listing.page_rows,
     )
 
 

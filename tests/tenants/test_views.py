@@ -158,6 +158,32 @@ def test_htmx_filtering_returns_only_the_results(as_alice, acme):
     assert "acme" in body and "<html" not in body
 
 
+def test_it_shows_the_filters_chosen_in_the_language_of_the_reader(as_alice, acme, globex):
+    # The filter form and the bulk bar are cached fragments: per filter and language.
+    url = reverse("tenants:tenant_list")
+    assert '<option value="-name" selected>' not in as_alice.get(url).content.decode()
+    chosen = as_alice.get(url, {"sort": "-name"}).content.decode()
+    assert '<option value="-name" selected>Name Z–A</option>' in chosen
+    assert '<option value="-name" selected>' not in as_alice.get(url).content.decode()
+    as_alice.cookies["django_language"] = "nl"
+    dutch = as_alice.get(url).content.decode()
+    assert "Kies een actie…" in dutch and "Choose an action…" not in dutch
+    assert 'aria-label="acme kiezen"' in dutch
+
+
+def test_a_refused_bulk_choice_lists_the_rows_again_with_its_error(as_alice, acme, globex):
+    response = as_alice.post(reverse("tenants:bulk_preview"), {"action": "register"})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "Choose at least one tenant" in body
+    assert f'<a href="{reverse("tenants:tenant_detail", args=[acme.pk])}">acme</a>' in body
+    assert 'aria-label="0 documents in the last 30 days"' in body  # the sparkline column
+    assert (
+        "Choose at least one tenant"
+        not in as_alice.get(reverse("tenants:tenant_list")).content.decode()
+    )
+
+
 def _seed(n: int, start: int = 0) -> None:
     tenants = Tenant.objects.bulk_create(
         [
