@@ -35,7 +35,7 @@ def _label(total: int) -> str:
 
 def drawn(values: list[int]) -> SafeString:
     """The sparkline of these daily counts (oldest first)."""
-    return charts.sparkline_svg(charts.sparkline_points(values), _label(sum(values)))
+    return charts.sparkline(values, _label(sum(values)))
 
 
 def _counts(text: str) -> list[int]:
