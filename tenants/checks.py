@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core import texts
 from tenants.identifiers import name_key
@@ -163,18 +164,28 @@ def verdict_text(row: Mapping[str, Any]) -> str:
     shows its text as it was worded."""
     kind = row.get("kind")
     if kind == Verdict.FREE:
-        return _("Free: %(id)s is not registered on the Peppol network.") % {
-            "id": row.get("peppol_id")
-        }
+        return texts.Coded(FREE, id=row.get("peppol_id"))
     if kind == Verdict.OURS and row.get("tenant_name"):
-        return _("Registered here, under our tenant %(name)s.") % {"name": row["tenant_name"]}
+        return texts.Coded(OURS, name=row["tenant_name"])
     if kind == Verdict.ELSEWHERE:
         return holder_text(row.get("holder") or {})
     if kind == Verdict.UNAVAILABLE:
-        return _("Lookup unavailable (%(reason)s): not checked.") % {"reason": row.get("reason")}
+        return texts.Coded(UNAVAILABLE, reason=row.get("reason"))
     if kind in (Verdict.NONE, Verdict.OURS):
-        return _("No Peppol ID.")
+        return texts.Coded(NO_ID)
     return str(row.get("text") or "")
+
+
+# The verdicts' lines as codes (core.texts): a registration's state reason is worded for each
+# reader, whichever worker or colleague found it.
+FREE = texts.define(
+    "peppol.free", gettext_lazy("Free: %(id)s is not registered on the Peppol network.")
+)
+OURS = texts.define("peppol.ours", gettext_lazy("Registered here, under our tenant %(name)s."))
+UNAVAILABLE = texts.define(
+    "peppol.unavailable", gettext_lazy("Lookup unavailable (%(reason)s): not checked.")
+)
+NO_ID = texts.define("peppol.no_id", gettext_lazy("No Peppol ID."))
 
 
 def document_type_names(types: list[str]) -> list[str]:

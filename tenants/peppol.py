@@ -50,7 +50,13 @@ def set_state(
     with transaction.atomic():
         reg, _created = PeppolRegistration.objects.get_or_create(tenant=tenant)
         before = reg.state
-        fields = {"state": state, "state_reason": reason[:2000]}
+        coded = reason if isinstance(reason, Coded) else None
+        fields = {
+            "state": state,
+            "state_reason": reason[:2000],
+            "state_reason_code": coded.code if coded else "",
+            "state_reason_params": coded.params if coded else {},
+        }
         if holder is not None:
             fields["holder"] = holder
         if all(getattr(reg, name) == value for name, value in fields.items()):

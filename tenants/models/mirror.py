@@ -10,7 +10,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core import crypto
+from core import crypto, texts
 
 
 class TenantQuerySet(models.QuerySet):
@@ -234,8 +234,11 @@ class PeppolRegistration(models.Model):
         default=PeppolState.NOT_REGISTERED,
         db_index=True,
     )
-    # Why it is in that state: the failure, or who holds the ID (shown with the state).
+    # Why it is in that state: the failure, or who holds the ID (shown with the state); as a
+    # code with parameters too when it has one (core.texts), worded for each reader.
     state_reason = models.TextField(blank=True)
+    state_reason_code = models.CharField(max_length=64, blank=True)
+    state_reason_params = models.JSONField(default=dict, blank=True)
     state_changed_at = models.DateTimeField(null=True, blank=True)
     # The last preflight that found the ID held by another access point: peppol_id, name,
     # access_point, smp_host, registration_date, document_types, checked_at.
@@ -251,3 +254,10 @@ class PeppolRegistration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant}: {self.status or 'unknown'}"
+
+    @property
+    def state_reason_text(self) -> str:
+        """Why, in the active language (as written when it has no code)."""
+        if not self.state_reason_code:
+            return self.state_reason
+        return texts.word(self.state_reason_code, self.state_reason_params, self.state_reason)
