@@ -210,7 +210,12 @@ def seek_page(
         is_first, is_last = not more, False
     else:
         is_first, is_last = False, not more
-    count = (qs if counted is None else counted).order_by()[: COUNT_CAP + 1].count()
+    if is_first and is_last:
+        # The whole list is on this page (a narrow search, say): no count to make, which on
+        # a search would run the search a second time.
+        count = len(found)
+    else:
+        count = (qs if counted is None else counted).order_by()[: COUNT_CAP + 1].count()
     page = SeekPage(
         found,
         min(count, COUNT_CAP),

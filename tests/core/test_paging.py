@@ -73,6 +73,19 @@ def test_it_marks_the_ends_and_counts_all_rows(fleet):
     assert not seek_page(fleet, None, SORTS["name"], size=50).has_other_pages
 
 
+def test_it_counts_a_list_that_fits_on_its_page_without_a_count_query(
+    fleet, django_assert_num_queries
+):
+    # A narrow search: counting would run its query a second time.
+    with django_assert_num_queries(1):
+        whole = seek_page(fleet, None, SORTS["name"], size=50)
+    with django_assert_num_queries(1):
+        from_last = seek_page(fleet, "last", SORTS["-name"], size=23)
+    assert (whole.count, len(whole), from_last.count, from_last.is_first) == (23, 23, 23, True)
+    with django_assert_num_queries(2):
+        assert seek_page(fleet, None, SORTS["name"], size=22).count == 23
+
+
 @pytest.mark.parametrize("junk", ["a.bm90IGEgY3Vyc29y", "a.W10:forged", "b.", "7", "x.y.z"])
 def test_it_answers_a_forged_or_foreign_cursor_with_the_first_page(fleet, junk):
     page = seek_page(fleet, junk, SORTS["name"], size=5)
