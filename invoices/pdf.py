@@ -24,6 +24,7 @@ from functools import cache
 from xml.sax.saxutils import escape
 
 from django.conf import settings
+from django.db import connections
 from django.utils import translation
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
@@ -436,6 +437,10 @@ def render_ahead(document: Document, rows: Rows) -> threading.Thread | None:
             content = _render_attachment(document, rows)
         except Exception:  # the send renders it again, and says what failed
             log.warning("rendering the PDF ahead failed", exc_info=True)
+        finally:
+            # A thread's own database connections are never closed by a request's end: one
+            # left open per Check would leak connections until the server refuses them.
+            connections.close_all()
         with _ahead_lock:
             _rendering.pop(key, None)
             if content is not None:
