@@ -97,8 +97,10 @@ def filtered(qs: QuerySet, data: dict) -> QuerySet:
 def page_rows(tenants: list[Tenant]) -> None:
     """Add to each tenant of a list page what its row shows beyond its fields, worked out once
     for the page rather than by template tags in the row loop: the link to the tenant page
-    (one URL reversed, not 50), the tick box's label and the usage sparkline (usage.sparklines:
-    drawn at the collection, one query for the page)."""
+    (one URL reversed, not 50), the tick box's label, the Peppol registration or None (a
+    template asking a tenant without one for `peppol` pays for an exception and a dir() of
+    the tenant, twice a row) and the usage sparkline (usage.sparklines: drawn at the
+    collection, one query for the page)."""
     marker = 987654321  # reversed once in place of a pk; pks are put where it was
     before, _marker, after = reverse("tenants:tenant_detail", args=[marker]).partition(str(marker))
     choose = _("Choose %(name)s")
@@ -106,6 +108,7 @@ def page_rows(tenants: list[Tenant]) -> None:
     for tenant in tenants:
         tenant.detail_url = f"{before}{tenant.pk}{after}"
         tenant.choose_label = choose % {"name": tenant.name}
+        tenant.registration = _registration(tenant)
         tenant.sparkline = lines[tenant.pk]
 
 
@@ -128,10 +131,16 @@ COLUMNS = [
 ]
 
 
-def _peppol_state(tenant: Tenant) -> str:
+def _registration(tenant: Tenant) -> PeppolRegistration | None:
     try:
-        reg = tenant.peppol
+        return tenant.peppol
     except PeppolRegistration.DoesNotExist:
+        return None
+
+
+def _peppol_state(tenant: Tenant) -> str:
+    reg = _registration(tenant)
+    if reg is None:
         return "not_registered"
     return "registered" if reg.registered else reg.state
 

@@ -171,6 +171,20 @@ def test_it_shows_the_filters_chosen_in_the_language_of_the_reader(as_alice, acm
     assert 'aria-label="acme kiezen"' in dutch
 
 
+def test_it_shows_each_tenants_peppol_registration_in_its_row(as_alice, acme, globex):
+    PeppolRegistration.objects.create(tenant=acme, registered=True, peppol_id=acme.peppol_id)
+    PeppolRegistration.objects.create(tenant=globex, state="held_elsewhere")
+    Tenant.objects.create(remote_id="t_new", name="newco")
+    body = as_alice.get(reverse("tenants:tenant_list")).content.decode()
+    rows = {
+        name: body.split(f">{name}</a>", 1)[1].split("</tr>", 1)[0]
+        for name in ("acme", "globex", "newco")
+    }
+    assert '<span class="badge registered">registered</span>' in rows["acme"]
+    assert '<span class="badge held_elsewhere">held elsewhere (watching)</span>' in rows["globex"]
+    assert '<span class="badge">not registered</span>' in rows["newco"]
+
+
 def test_a_refused_bulk_choice_lists_the_rows_again_with_its_error(as_alice, acme, globex):
     response = as_alice.post(reverse("tenants:bulk_preview"), {"action": "register"})
     body = response.content.decode()
