@@ -157,16 +157,27 @@ def main(argv: list[str] | None = None) -> None:
 
                 RenderedPanel.objects.all().delete()
 
+        def moved() -> None:
+            # The figures moved (a deleted tenant, a new UTC day) and the worker's minute has
+            # not come yet: only a drawing of the figures before stands.
+            cache.clear()
+            if has_usage:
+                from usage.models import RenderedPanel
+
+                for row in RenderedPanel.objects.exclude(key__endswith=":before"):
+                    RenderedPanel.objects.filter(pk=row.pk).update(key=row.key + ":before")
+
         if has_usage:
             from usage import panels
 
             panels.prepare_fleet_panels()  # what the collection worker does after a run
         cached = ("cached", None)
+        stale = ("figures moved, worker not yet", moved)
         worker = ("after a collection", cache.clear)
         drawn = ("drawn in the view", forget)
         pages = [
-            ("dashboard", "/staff/", [cached, worker, drawn]),
-            ("dashboard, 90 days", "/staff/?days=90", [cached, worker, drawn]),
+            ("dashboard", "/staff/", [cached, worker, stale, drawn]),
+            ("dashboard, 90 days", "/staff/?days=90", [cached, worker, stale, drawn]),
             ("tenant list, first page", "/staff/tenants/", [("", None)]),
             ("tenant list, last page", "/staff/tenants/?page=last", [("", None)]),
             ("tenant page", f"/staff/tenants/{busy.pk}/", [cached, ("first view", forget)]),
@@ -176,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
                 name = f"{label}, {mode}" if mode else label
                 queries, ms, cpu, fastest = _measure(client, url, args.runs, before_each)
                 print(f"{name:<40}{queries:>9}{ms:>8.1f}{cpu:>8.1f}{fastest:>8.1f}")
-                if mode == "drawn in the view" and has_usage:
+                if mode in ("drawn in the view", stale[0]) and has_usage:
                     panels.prepare_fleet_panels()  # back to what the worker leaves
 
 

@@ -1,5 +1,7 @@
-"""The usage charts are rendered once and cached (usage.panels): a new collection, a deleted
-tenant, a new day or another language must still show on the next view."""
+"""The usage charts are rendered once and cached (usage.panels): a new collection shows on the
+next view; a deleted tenant or a new day once the collection worker's next minute has drawn
+them (a view shows the drawing before it meanwhile, or draws them itself when no worker has
+drawn anything lately); each language is drawn on its own."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ def _label(day) -> str:
 
 def _collect_again() -> None:
     UsageCollection.objects.update(next_attempt_at=timezone.now())  # every tenant is due
-    collect.collect_due()
+    tasks.collect_due()  # what beat runs: the collection, then the charts
 
 
 def test_it_shows_a_new_collections_figures_on_the_dashboard_and_the_tenant_page(
@@ -70,7 +72,23 @@ def test_it_leaves_a_deleted_tenant_out_of_the_next_dashboard(usage_sandbox, as_
 
     assert out_now() == 1
     Tenant.objects.filter(pk=first.pk).update(is_deleted=True)  # as the mirror marks it
+    assert out_now() == 1  # the drawing of a moment ago, until the worker's minute
+    tasks.collect_due()
     assert out_now() == 0
+
+
+def test_it_draws_the_charts_itself_when_no_worker_drew_them_lately(usage_sandbox, as_alice):
+    (first, remote), _second = fleet_on_sandbox(usage_sandbox, 2)
+    usage_sandbox.add_usage(remote["id"], credit_balance=0)
+    collect.collect_due()
+    as_alice.get(reverse("tenants:dashboard"))
+    Tenant.objects.filter(pk=first.pk).update(is_deleted=True)
+    long_ago = timezone.now() - timedelta(seconds=panels.STALE_SECONDS + 1)
+    RenderedPanel.objects.update(rendered_at=long_ago)  # no worker has drawn since
+
+    page = as_alice.get(reverse("tenants:dashboard"))
+    needs = {str(label): n for label, n, _url in page.context["needs"]}
+    assert needs["Tenants out of credit within 14 days"] == 0
 
 
 def test_it_draws_a_new_day_without_a_new_collection(usage_sandbox, as_alice, monkeypatch):
@@ -81,6 +99,7 @@ def test_it_draws_a_new_day_without_a_new_collection(usage_sandbox, as_alice, mo
 
     tomorrow = utc_today() + timedelta(days=1)
     monkeypatch.setattr(fleet, "today", lambda: tomorrow)
+    tasks.collect_due()  # beat's minute: nothing to collect, the new day's charts drawn
     page = as_alice.get(reverse("tenants:dashboard")).content.decode()
     assert _row_of(page, "chart-documents", _label(tomorrow)) == [_label(tomorrow), "0", "0", "0"]
 
