@@ -45,7 +45,7 @@ class TenantQuerySet(models.QuerySet):
     def note_current_key(self) -> int:
         """Copy each tenant's current key's date onto its row (None without one): the
         column the list sorts and filters "key age" by, served by an index."""
-        current = ApiKey.objects.filter(tenant=OuterRef("pk"), is_current=True)
+        current = ApiKey.objects.current().filter(tenant=OuterRef("pk"))
         return self.update(current_key_created_at=Subquery(current.values("created_at")[:1]))
 
 
@@ -102,8 +102,8 @@ class Tenant(models.Model):
         return self.api_keys.current().first()
 
 
-# The key fields a tenant's current_key_created_at follows from.
-_CURRENT_KEY_FIELDS = frozenset({"is_current", "created_at", "tenant", "tenant_id"})
+# The key fields a tenant's current_key_created_at follows from (ApiKeyQuerySet.current()).
+_CURRENT_KEY_FIELDS = frozenset({"is_current", "revoked_at", "created_at", "tenant", "tenant_id"})
 
 
 class ApiKeyQuerySet(models.QuerySet):
