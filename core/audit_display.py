@@ -13,6 +13,8 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from core import texts
+
 ACTIONS = {
     "audit.checkpoint": _("Signed checkpoint downloaded"),
     "audit.export": _("Audit log exported"),
@@ -71,6 +73,11 @@ ACTIONS = {
     "webhook.secret_rotate": _("Webhook secret replaced"),
     "webhook.test": _("Webhook test sent"),
 }
+
+# The actions' wordings are core.texts' (as "audit.<action>"), the one mechanism for stored
+# codes worded when read, as the timeline's are.
+for _action, _wording in ACTIONS.items():
+    texts.define(f"audit.{_action}", _wording)
 
 FIELDS = {
     "before": _("before"),
@@ -135,8 +142,7 @@ class Change:
 
 def action_label(action: str) -> str:
     """The action in the active language (the code itself when it has no wording)."""
-    label = ACTIONS.get(action)
-    return str(label) if label is not None else action
+    return texts.word(f"audit.{action}", fallback=action)
 
 
 def _value(field: str, value: Any) -> str:
