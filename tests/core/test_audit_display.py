@@ -65,6 +65,9 @@ def test_it_words_actions_fields_and_values_in_the_readers_language():
         # A field or action with no wording yet is shown as stored, never dropped.
         assert (worded["x_new"].label, worded["x_new"].after) == ("x_new", "2")
         assert audit_display.action_label("something.new") == "something.new"
+    with translation.override("fr"):
+        # One act, not the dashboard's count of tenants ("Inscrits sur Peppol").
+        assert audit_display.action_label("peppol.register") == "Inscrit sur Peppol"
     with translation.override("en"):
         assert audit_display.action_label("key.create") == "API key created"
 
