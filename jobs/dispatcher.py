@@ -13,6 +13,7 @@ a released job whose message never arrived (lost with a killed worker's prefetch
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 from functools import partial
@@ -101,12 +102,55 @@ BUDGET_FIELDS = {
 }
 
 
-def _budgeted(model):
-    return model.objects.only("id", *BUDGET_FIELDS[model])
+# One layout of the budget columns for every job table (a typed NULL where a table has
+# none), so that the jobs out and the jobs due of all four tables are one query.
+_COLUMNS = tuple(dict.fromkeys(name for fields in BUDGET_FIELDS.values() for name in fields))
 
 
-def _in_flight_jobs() -> list:
-    return [job for model in MODELS for job in _budgeted(model).filter(_active())]
+@functools.cache
+def _jobs_sql(vendor: str) -> str:
+    q = connection.ops.quote_name
+    owner = {name: model for model in MODELS for name in BUDGET_FIELDS[model]}
+    branches = []
+    for tag, model in enumerate(MODELS):
+        columns = ", ".join(
+            f"{q(model._meta.get_field(name).column)} AS c{i}"
+            if name in BUDGET_FIELDS[model]
+            else f"CAST(NULL AS {owner[name]._meta.get_field(name).db_type(connection)}) AS c{i}"
+            for i, name in enumerate(_COLUMNS)
+        )
+        table = q(model._meta.db_table)
+        select = f"SELECT {tag} AS m, %s AS o, id, next_attempt_at, {columns} FROM {table}"
+        branches.append(select % 1 + " WHERE " + _ACTIVE_SQL)
+        # Parenthesised as a subquery: SQLite allows no ORDER BY or LIMIT in a union's arm.
+        branches.append(f"SELECT * FROM ({select % 0} WHERE {_DUE_SQL}) AS due{tag}")
+    return " UNION ALL ".join(branches) + " ORDER BY 1, 2 DESC, 4, 3"
+
+
+# _active() and the due filter of dispatch(), in SQL.
+_ACTIVE_SQL = "state = %s OR (state IN (%s, %s) AND dispatched_at IS NOT NULL)"
+_DUE_SQL = (
+    "state IN (%s, %s) AND next_attempt_at <= %s AND dispatched_at IS NULL"
+    " ORDER BY next_attempt_at, id LIMIT %s"
+)
+
+
+def _jobs(now, limit: int) -> tuple[list, dict]:
+    """The jobs released or running and, per model, its first `limit` due jobs in the order
+    they go, with the columns calls_left() reads: one query instead of eight after a job."""
+    waiting = [JobState.QUEUED, JobState.WAITING]
+    due_at = connection.ops.adapt_datetimefield_value(now)
+    params = [JobState.RUNNING, *waiting, *waiting, due_at, limit] * len(MODELS)
+    out: list = []
+    due: dict = {model: [] for model in MODELS}
+    with connection.cursor() as cursor:
+        cursor.execute(_jobs_sql(connection.vendor), params)
+        for tag, is_out, pk, _due_at, *values in cursor.fetchall():
+            model = MODELS[tag]
+            row = dict(zip(_COLUMNS, values, strict=True))
+            job = model(id=pk, **{name: row[name] for name in BUDGET_FIELDS[model]})
+            (out if is_out else due[model]).append(job)
+    return out, due
 
 
 def _serialise() -> None:
@@ -129,7 +173,8 @@ def dispatch() -> int:
     released: list[tuple[type, int]] = []
     with transaction.atomic():
         _serialise()
-        out = _in_flight_jobs()
+        # A few more than the free slots: a short job behind one that does not fit goes.
+        out, due = _jobs(now, limit=max_in_flight * 2)
         slots = max_in_flight - len(out)
         if slots <= 0:
             return 0
@@ -137,17 +182,7 @@ def dispatch() -> int:
         if room <= 0:
             return 0
         for model in MODELS:
-            due = (
-                _budgeted(model)
-                .filter(
-                    state__in=[JobState.QUEUED, JobState.WAITING],
-                    next_attempt_at__lte=now,
-                    dispatched_at__isnull=True,
-                )
-                .order_by("next_attempt_at", "id")
-            )
-            # A few more than the free slots: a short job behind one that does not fit goes.
-            for job in due[: slots * 2]:
+            for job in due[model][: slots * 2]:
                 calls = calls_left(job)
                 if calls > room:
                     continue

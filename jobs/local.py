@@ -10,6 +10,9 @@ has passed, a message lost with a worker, a run whose worker died (its lease exp
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 
@@ -21,6 +24,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from jobs.models import JobState
+from jobs.shutdown import stopping
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +45,46 @@ def release(job) -> None:
     transaction.on_commit(partial(_send, type(job), job.pk))
 
 
+_here = threading.local()
+
+
+@contextmanager
+def run_here() -> Iterator[list[tuple[type, int]]]:
+    """The local jobs released in the block are for the caller to run (run_pending) in this
+    process, not a task each: a worker's run that emits an event (an onboarding) spares the
+    broker round trip and the task. Each is marked sent as for a task, so if the process
+    dies first the sweep sends it once the message would count as lost."""
+    pending: list[tuple[type, int]] = []
+    outer = getattr(_here, "pending", None)
+    _here.pending = pending
+    try:
+        yield pending
+    finally:
+        _here.pending = outer
+
+
+def run_pending(pending: list[tuple[type, int]]) -> None:
+    for model, pk in pending:
+        if stopping.is_set():  # the worker is stopping: another one runs it, at once
+            _queue(model, pk)
+            continue
+        try:
+            _task_of(model)(pk)  # the task's function, in this process
+        except Exception:  # as a failed task: the sweep hands it out again
+            logger.exception("running %s #%s failed", model._meta.label, pk)
+
+
 def _send(model, pk: int) -> None:
     # Marked sent first: the sweep sends it again only if it was lost (or is due again).
     model.objects.filter(pk=pk).update(dispatched_at=timezone.now())
+    pending = getattr(_here, "pending", None)
+    if pending is not None:
+        pending.append((model, pk))
+        return
+    _queue(model, pk)
+
+
+def _queue(model, pk: int) -> None:
     try:
         _task_of(model).delay(pk)
     except Exception:  # the broker is down: the sweep sends it later

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.dispatch import receiver
 from django.urls import reverse
 
-from jobs.models import JobState
+from jobs.models import ACTIVE_STATES, JobState
 from jobs.signals import job_finished
 from notifications.emit import emit
 
@@ -54,12 +54,18 @@ def on_job_finished(sender, job, **kwargs) -> None:
             },
         )
     if sender._meta.label_lower == "tenants.onboardingjob" and job.batch_id:
-        _batch_finished(job.batch)
+        _batch_finished(sender, job.batch_id)
 
 
-def _batch_finished(batch) -> None:
+def _batch_finished(model, batch_id: int) -> None:
+    from tenants.models.jobs import BulkOnboarding
     from tenants.onboarding import bulk
 
+    # Every job of a batch ends here: one look for a job still to finish, not the batch's
+    # counts (a 400-row batch would count its jobs 400 times).
+    if model.objects.filter(batch_id=batch_id, state__in=ACTIVE_STATES).exists():
+        return
+    batch = BulkOnboarding.objects.get(pk=batch_id)
     progress = bulk.progress(batch)
     if not progress["finished"]:
         return

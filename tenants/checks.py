@@ -252,7 +252,13 @@ def lookup_tenant() -> Tenant | None:
     if name:
         keys = keys.filter(tenant__name=name)
     key = keys.select_related("tenant").order_by("tenant__created_at", "tenant__pk").first()
-    return key.tenant if key else None
+    if key is None:
+        return None
+    from einvoice.tenant import remember_current_key
+
+    # Its current key, just read: the lookup calls with it instead of reading it again.
+    remember_current_key(key.tenant, key)
+    return key.tenant
 
 
 def lookup_participant(peppol_id: str):

@@ -43,12 +43,16 @@ def set_state(
     actor: audit.Actor,
     reason: str = "",
     holder: dict | None = None,
+    *,
+    reg: PeppolRegistration | None = None,
 ) -> PeppolRegistration:
     """Move the registration to `state` (audited when it changes), with why and, for an ID
     held elsewhere, who holds it. The change, its audit entry and its event commit together
-    (one commit instead of three: a registration moves through three states)."""
+    (one commit instead of three: a registration moves through three states). `reg`: the
+    row as the caller read it moments ago (read here otherwise)."""
     with transaction.atomic():
-        reg, _created = PeppolRegistration.objects.get_or_create(tenant=tenant)
+        if reg is None:
+            reg, _created = PeppolRegistration.objects.get_or_create(tenant=tenant)
         before = reg.state
         coded = reason if isinstance(reason, Coded) else None
         fields = {
@@ -126,7 +130,7 @@ def _mirror_status(
     after = {"registered": reg.registered, "status": reg.status, "peppol_id": reg.peppol_id}
     state = _state_from_status(reg)
     if state is not None:
-        reg = set_state(tenant, state, actor)
+        reg = set_state(tenant, state, actor, reg=reg)
     return reg, audit.diff(before, after)
 
 
@@ -167,21 +171,28 @@ def _check_registrable(tenant: Tenant, peppol_id: str) -> None:
         raise PeppolUnavailable("no_peppol_id", Coded(NO_PEPPOL_ID))
 
 
-def _preflight(tenant: Tenant, peppol_id: str, actor: audit.Actor) -> None:
+def _preflight(tenant: Tenant, peppol_id: str, actor: audit.Actor) -> PeppolRegistration:
     """Who holds the ID, before the Admin API call: held elsewhere → HeldElsewhere (and the
     state says so, with the holder); one of our other tenants → PeppolUnavailable. A lookup
-    that could not be made lets the registration try (the API is the authority)."""
-    set_state(tenant, PeppolState.CHECKING, actor)
+    that could not be made lets the registration try (the API is the authority). Returns
+    the registration, read once for the states it goes through."""
+    reg = set_state(tenant, PeppolState.CHECKING, actor)
     verdict = checks.preflight(peppol_id, exclude=tenant)
     if verdict.held_elsewhere:
         set_state(
-            tenant, PeppolState.HELD_ELSEWHERE, actor, reason=verdict.text, holder=verdict.holder
+            tenant,
+            PeppolState.HELD_ELSEWHERE,
+            actor,
+            reason=verdict.text,
+            holder=verdict.holder,
+            reg=reg,
         )
         raise HeldElsewhere(verdict)
     if verdict.kind == checks.Verdict.OURS:
         message = registered_by_our_tenant(peppol_id, verdict.tenant.name)
-        set_state(tenant, PeppolState.FAILED, actor, reason=message)
+        set_state(tenant, PeppolState.FAILED, actor, reason=message, reg=reg)
         raise PeppolUnavailable("ours", message)
+    return reg
 
 
 def register_peppol(
@@ -203,8 +214,7 @@ def register_peppol(
         errors=(ApiError, PeppolUnavailable, HeldElsewhere),
     ) as attempt:
         _check_registrable(tenant, peppol_id)
-        _preflight(tenant, peppol_id, actor)
-        set_state(tenant, PeppolState.REGISTERING, actor)
+        set_state(tenant, PeppolState.REGISTERING, actor, reg=_preflight(tenant, peppol_id, actor))
         try:
             with _noting_errors(tenant):
                 answer = admin_api.peppol_register(

@@ -114,7 +114,9 @@ class ApiKeyQuerySet(models.QuerySet):
     def update(self, **kwargs) -> int:
         if _CURRENT_KEY_FIELDS.isdisjoint(kwargs):
             return super().update(**kwargs)
-        with transaction.atomic(using=self.db):
+        # No savepoint inside a caller's transaction (two round trips each): a failure
+        # here fails that transaction as a whole, the key and its date together.
+        with transaction.atomic(using=self.db, savepoint=False):
             # Read before: the filter may be the very field the update changes.
             tenants = set(self.values_list("tenant_id", flat=True))
             updated = super().update(**kwargs)
@@ -166,7 +168,7 @@ class ApiKey(models.Model):
         fields = kwargs.get("update_fields")
         if fields is not None and _CURRENT_KEY_FIELDS.isdisjoint(fields):
             return super().save(*args, **kwargs)
-        with transaction.atomic(using=kwargs.get("using")):
+        with transaction.atomic(using=kwargs.get("using"), savepoint=False):  # as update()
             super().save(*args, **kwargs)
             Tenant.objects.filter(pk=self.tenant_id).note_current_key()
 

@@ -15,6 +15,7 @@ from jobs import dispatcher, runner
 from jobs.models import JobState
 from tenants import tasks
 from tenants.models.jobs import OnboardingJob, OnboardingStep
+from tenants.onboarding import steps as onboarding_steps
 from tests.tenants.jobs.conftest import customer, start
 
 pytestmark = pytest.mark.django_db
@@ -138,6 +139,37 @@ def test_it_feeds_the_next_job_when_a_run_ends(on_sandbox, settings, sent, commi
     first.refresh_from_db()
     assert first.state == JobState.SUCCEEDED
     assert sent() == [first.pk, second.pk]
+
+
+# Real commits: the events are released when the run's transactions commit, inside the task.
+@pytest.mark.django_db(transaction=True)
+def test_an_onboardings_events_are_fanned_out_in_its_own_task(on_sandbox, sent):
+    from notifications import tasks as notification_tasks
+    from notifications.models import Event
+
+    job = start(customer(1))
+    tasks.run_onboarding(job.pk)
+
+    event = Event.objects.get(kind="peppol.registered")
+    assert event.state == JobState.SUCCEEDED
+    assert not notification_tasks.run_event.delay.called  # no task of its own
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stopping_worker_leaves_an_onboardings_events_to_a_task(on_sandbox, sent, monkeypatch):
+    from jobs import local
+    from notifications import tasks as notification_tasks
+    from notifications.models import Event
+
+    job = start(customer(1))
+    with local.run_here() as events:
+        onboarding_steps.run(job.pk)
+    monkeypatch.setattr(local.stopping, "is_set", lambda: True)
+    local.run_pending(events)
+
+    event = Event.objects.get(kind="peppol.registered")
+    assert event.state == JobState.QUEUED
+    notification_tasks.run_event.delay.assert_called_once_with(event.pk)
 
 
 def test_it_requeues_a_dead_workers_job_on_the_next_dispatch_tick(sent, committed):
