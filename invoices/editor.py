@@ -491,16 +491,11 @@ def _check_or_send(editor: Editor, user, action: str) -> Page | Saved:
     """Check the valid forms at the API, or keep the draft and send it."""
     data = editor.cleaned()
     if action == "validate":
-        ahead = outbound.render_pdf_ahead(editor.tenant, data)
+        outbound.render_pdf_ahead(editor.tenant, data)  # in another process, not waited for
         try:
             result, index = outbound.validate_remote(editor.tenant, data)
         except ApiError as exc:
             return Page(editor.context(show_errors=True, api_error=error_text(exc, editor.tenant)))
-        finally:
-            # Done before the page is drawn: two renders at once only slow each other down
-            # (one interpreter lock), and the next request would wait on it at every query.
-            if ahead is not None:
-                ahead.join()
         editor.place(result.issues, index)
         valid = result.is_valid and not editor.placement.has_errors
         return Page(editor.context(show_errors=True, validated=valid))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
+from concurrent.futures import Future
 from datetime import timedelta
 
 from django.conf import settings
@@ -72,10 +72,10 @@ class NotSendable(Exception):
 POLL_MAX_SECONDS = 1800
 
 
-def render_pdf_ahead(tenant: Tenant, data: EditorInput) -> threading.Thread | None:
+def render_pdf_ahead(tenant: Tenant, data: EditorInput) -> Future | None:
     """While a check of `data` waits for e-invoice.be: the PDF that a send of this content
-    attaches, rendered meanwhile (`pdf.render_ahead`) instead of before the create call; the
-    thread that renders it (None when nothing is attached or it is there already)."""
+    attaches, rendered meanwhile in the renderer process (`pdf.render_ahead`) instead of before
+    the create call; its future (None when nothing is attached or it is there already)."""
     totals = totals_for(data)
     document = Document(
         tenant=tenant,

@@ -12,6 +12,8 @@ the next page under their repeated header, and every page carries the number and
 from __future__ import annotations
 
 import base64
+import copy
+import dataclasses
 import hashlib
 import io
 import json
@@ -19,12 +21,12 @@ import logging
 import threading
 import unicodedata
 from collections import OrderedDict
+from concurrent.futures import Future, wait
 from decimal import Decimal
 from functools import cache
 from xml.sax.saxutils import escape
 
 from django.conf import settings
-from django.db import connections
 from django.utils import translation
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
@@ -37,6 +39,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from core.processes import DjangoProcess
 from invoices.models import AllowanceCharge, Document, DocumentLine
 from invoices.rendering import Party, Readable, date_text, file_stem, money_text, readable
 from invoices.templatetags.invoice_tags import price, quantity, rate, unit_name
@@ -363,10 +366,17 @@ def render(view: Readable) -> bytes:
 # rendered (`render_ahead`), so that the "Send" that follows does not render it again before
 # its create call. Kept per process, by content: a send served by another process, or of other
 # content, renders its own.
+#
+# The render ahead runs in a child process, not a thread: ReportLab is pure Python, and a
+# thread held the interpreter lock for its 20+ ms while the Check's own work (reading the
+# validate answer, drawing the page) waited for it; with no API latency to hide it in, that
+# doubled the Check. The child is spawned (a fork would copy the database connections and
+# threads) on the first check of a web process and set up Django once.
 AHEAD_KEPT = 16
 _ahead: OrderedDict[str, bytes] = OrderedDict()
-_rendering: dict[str, threading.Thread] = {}  # renders ahead not finished yet, by content
+_rendering: dict[str, Future] = {}  # renders ahead not finished yet, by content
 _ahead_lock = threading.Lock()
+_renderer = DjangoProcess()
 # ReportLab keeps state per font between documents: one render of an attachment at a time.
 _render_lock = threading.Lock()
 # Columns that no page of the PDF prints; they differ between a check and the send after it.
@@ -424,37 +434,70 @@ def _render_attachment(document: Document, rows: Rows) -> bytes:
         return render(readable(document, rows, as_sent=True))
 
 
-def render_ahead(document: Document, rows: Rows) -> threading.Thread | None:
+def _bare(obj: Document | DocumentLine | AllowanceCharge):
+    # A copy without its cached related objects: the document's tenant holds its API client
+    # (locks, sockets), which neither pickles nor belongs in another process. No page of the
+    # PDF reads a related object.
+    clone = copy.copy(obj)
+    clone._state = copy.copy(obj._state)
+    clone._state.fields_cache = {}
+    return clone
+
+
+def _detached(view: Readable) -> Readable:
+    return dataclasses.replace(
+        view,
+        document=_bare(view.document),
+        lines=[_bare(row) for row in view.lines],
+        adjustments=[_bare(row) for row in view.adjustments],
+    )
+
+
+def _render_in_child(view: Readable, language: str) -> bytes:
+    with translation.override(language):
+        return render(view)
+
+
+def start_renderer() -> None:
+    """Start the renderer process while the editor is being filled in: it takes longer to
+    start than to render, and a check's render ahead should find it ready."""
+    if settings.INVOICES_ATTACH_PDF:
+        _renderer.start()
+
+
+def render_ahead(document: Document, rows: Rows) -> Future | None:
     """Start rendering the attachment of `document` (unsaved: the editor's content, `rows` its
-    lines and allowances/charges) in a thread; `attachment` of the same content takes it."""
+    lines and allowances/charges) in the renderer process; `attachment` of the same content
+    takes it. The caller need not wait for it."""
     if not settings.INVOICES_ATTACH_PDF:
         return None
     key = _content_key(document, rows)
-
-    def run() -> None:
-        content = None
-        try:
-            content = _render_attachment(document, rows)
-        except Exception:  # the send renders it again, and says what failed
-            log.warning("rendering the PDF ahead failed", exc_info=True)
-        finally:
-            # A thread's own database connections are never closed by a request's end: one
-            # left open per Check would leak connections until the server refuses them.
-            connections.close_all()
-        with _ahead_lock:
-            _rendering.pop(key, None)
-            if content is not None:
-                _ahead[key] = content
-                while len(_ahead) > AHEAD_KEPT:
-                    _ahead.popitem(last=False)
-
-    thread = threading.Thread(target=run, name="pdf-ahead", daemon=True)
     with _ahead_lock:
         if key in _ahead or key in _rendering:
             return None  # checked again unchanged: the PDF is there or on its way
-        _rendering[key] = thread
-    thread.start()
-    return thread
+    with translation.override(settings.LANGUAGE_CODE):
+        view = _detached(readable(document, rows, as_sent=True))
+    future = _renderer.submit("invoices.pdf._render_in_child", view, settings.LANGUAGE_CODE)
+    if future is None:
+        return None  # the send renders its own
+    with _ahead_lock:
+        _rendering[key] = future
+    future.add_done_callback(lambda done: _keep(key, done))
+    return future
+
+
+def _keep(key: str, done: Future) -> None:
+    content = None
+    try:
+        content = done.result()
+    except Exception:  # the send renders it again, and says what failed
+        log.warning("rendering the PDF ahead failed", exc_info=True)
+    with _ahead_lock:
+        _rendering.pop(key, None)
+        if content is not None:
+            _ahead[key] = content
+            while len(_ahead) > AHEAD_KEPT:
+                _ahead.popitem(last=False)
 
 
 def attachment(document: Document) -> dict[str, str]:
@@ -465,10 +508,13 @@ def attachment(document: Document) -> dict[str, str]:
     key = _content_key(document, rows)
     with _ahead_lock:
         ahead = _rendering.get(key)
-    if ahead is not None:  # a send right after its check: the render is half done, not redone
-        ahead.join(60)
-    with _ahead_lock:
         content = _ahead.get(key)
+    if content is None and ahead is not None and _renderer.ready.is_set():
+        # A send right after its check: the render is half done, not redone. (Not while the
+        # renderer is still starting: that takes longer than rendering here.)
+        done, _pending = wait([ahead], timeout=60)
+        if done and ahead.exception() is None:
+            content = ahead.result()
     if content is None:
         content = _render_attachment(document, rows)
     return {

@@ -37,7 +37,7 @@ from accounts.access import customer_required, staff_required
 from core.paging import page_query, seek_page
 from einvoice.errors import ApiError, RateLimited
 from einvoice.tenant import TenantApi
-from invoices import attachment_views, checks, editor, inbound, outbound, webhooks
+from invoices import attachment_views, checks, editor, inbound, outbound, pdf, webhooks
 from invoices.access import document_of, documents_of, error_text, key_problem, tenant_of
 from invoices.models import Direction, Document, DocumentType, State
 from invoices.payload import peppol_id_for, typed_lines
@@ -383,6 +383,7 @@ def _editor(
             source = _prefill_source(request)
             data = editor.prefill(tenant, source, document_type) if source else None
         page = editor.Editor(tenant, document_type, data, document)
+        pdf.start_renderer()
         return render(request, editor.PAGE, page.context())
     if request.method != "POST":
         return HttpResponse(status=405)

@@ -3,7 +3,9 @@ document wraps and runs over pages with every page numbered."""
 
 import base64
 import io
-import threading
+import time
+from concurrent.futures import wait
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 
 from django.urls import reverse
@@ -174,28 +176,36 @@ def test_it_attaches_the_document_as_sent_without_the_drafts_note(acme):
 
 
 def _sent_attachments(monkeypatch) -> tuple[list, list]:
-    """(the documents each PDF render was for, the attachment of each create call)."""
+    """(the documents each PDF render in this process was for, the attachment of each create
+    call). A render ahead runs in the renderer process and is not among them."""
     rendered, attached = [], []
-    real_render, real_create = pdf.render, TenantApi.create_document
-    monkeypatch.setattr(
-        pdf, "render", lambda view: rendered.append(view.document) or real_render(view)
-    )
+    real_render, real_create = pdf._render_attachment, TenantApi.create_document
+
+    def render_here(document, rows):
+        rendered.append(document)
+        return real_render(document, rows)
 
     def create(self, payload):
         attached.append(payload["attachments"][-1])
         return real_create(self, payload)
 
+    monkeypatch.setattr(pdf, "_render_attachment", render_here)
     monkeypatch.setattr(TenantApi, "create_document", create)
     return rendered, attached
 
 
 def _wait_for_renders_ahead() -> None:
-    for thread in threading.enumerate():
-        if thread.name == "pdf-ahead":
-            thread.join(30)
+    """Until every render ahead is kept (its future is done before its callback has run)."""
+    deadline = time.monotonic() + 60
+    while pdf._rendering and time.monotonic() < deadline:
+        with pdf._ahead_lock:
+            pending = list(pdf._rendering.values())
+        wait(pending, timeout=1)
+        time.sleep(0.01)
+    assert not pdf._rendering
 
 
-def test_it_sends_the_pdf_that_the_check_rendered_while_it_waited(
+def test_it_sends_the_pdf_that_the_check_rendered_in_another_process(
     client, carol, seller, buyer, monkeypatch
 ):
     rendered, attached = _sent_attachments(monkeypatch)
@@ -203,11 +213,10 @@ def test_it_sends_the_pdf_that_the_check_rendered_while_it_waited(
     body = editor_post([line("Croissant")], invoice_id="AHEAD-1", note="Thank you")
     assert 'id="validated"' in client.post(NEW, body).content.decode()
     _wait_for_renders_ahead()
-    assert [d.pk for d in rendered] == [None]  # the check's content, not saved yet
 
     response = client.post(NEW, {**body, "action": "send"})
     assert response.status_code == 302
-    assert len(rendered) == 1  # not rendered again before the create call
+    assert rendered == []  # rendered by the check, in the renderer process: not again here
     (pdf_file,) = attached
     assert pdf_file["file_name"] == "invoice-AHEAD-1.pdf"
     _pages, text = text_of(base64.b64decode(pdf_file["file_data"]))
@@ -225,6 +234,24 @@ def test_it_renders_the_pdf_again_when_the_send_differs_from_the_check(
     _wait_for_renders_ahead()
     response = client.post(NEW, {**body, "note": "Sent note", "action": "send"})
     assert response.status_code == 302
-    assert len(rendered) == 2
+    assert len(rendered) == 1
     _pages, text = text_of(base64.b64decode(attached[0]["file_data"]))
     assert "Sent note" in text and "Checked note" not in text
+
+
+def test_the_next_check_starts_a_new_renderer_when_the_last_one_died(
+    client, carol, seller, buyer, monkeypatch
+):
+    rendered, attached = _sent_attachments(monkeypatch)
+    client.force_login(carol)
+    killed = pdf._renderer.submit("os._exit", 1)  # the renderer process dies (OOM killer, say)
+    wait([killed], timeout=60)
+    assert isinstance(killed.exception(), BrokenProcessPool)
+
+    body = editor_post([line()], invoice_id="AHEAD-3", note="Thank you")
+    assert 'id="validated"' in client.post(NEW, body).content.decode()
+    _wait_for_renders_ahead()
+    assert client.post(NEW, {**body, "action": "send"}).status_code == 302
+    assert rendered == []  # the check's render ahead ran in a new renderer process
+    _pages, text = text_of(base64.b64decode(attached[0]["file_data"]))
+    assert "Invoice AHEAD-3" in text and "Thank you" in text
