@@ -41,15 +41,14 @@ def _list_again(request: HttpRequest, form: BulkActionForm) -> HttpResponse:
     filters = _filter_of(query)
     qs, ordering = tenant_queryset(filters)
     page = seek_page(with_current_key(qs), None, ordering, counted=qs)
-    listing.page_rows(page.object_list)
     selected = {int(v) for v in request.POST.getlist("tenant") if v.isascii() and v.isdigit()}
+    listing.page_rows(page.object_list, selected)
     ctx = {
         "form": filters,
         "page": page,
         "query": query,
         "target": "tenant-results",
         "bulk_form": form,
-        "selected": selected,
     }
     return render(request, "tenants/tenant_list.html", ctx, status=400)
 

@@ -136,7 +136,7 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         "tenants/_tenant_results.html",
         "tenant-results",
         counted=qs,
-        extra={"bulk_form": BulkActionForm(user=request.user), "selected": set()},
+        extra={"bulk_form": BulkActionForm(user=request.user)},
         rows=listing.page_rows,
     )
 
