@@ -120,6 +120,24 @@ _ROW = (
 )
 
 
+# The columns a list page reads: what its rows show (page_rows) and the sort keys (the page
+# links' cursors, tenants.forms.SORTS). The tenant's and registration's other columns would
+# be read, converted (on SQLite every date is parsed in Python) and never shown.
+PAGE_FIELDS = (
+    "name",
+    "description",
+    "company_tax_id",
+    "company_number",
+    "peppol_id",
+    "test_mode",
+    "is_deleted",
+    "remote_created_at",
+    "current_key_created_at",
+    "peppol__registered",
+    "peppol__state",
+)
+
+
 class _Ages:
     """humanize's naturaltime for the dates of one page: the same words, with each
     translation looked up once per page instead of two or three times per date."""

@@ -40,7 +40,7 @@ def _list_again(request: HttpRequest, form: BulkActionForm) -> HttpResponse:
     query = request.POST.get("query", "")
     filters = _filter_of(query)
     qs, ordering = tenant_queryset(filters)
-    page = seek_page(with_current_key(qs), None, ordering, counted=qs)
+    page = seek_page(with_current_key(qs).only(*listing.PAGE_FIELDS), None, ordering, counted=qs)
     selected = {int(v) for v in request.POST.getlist("tenant") if v.isascii() and v.isdigit()}
     listing.page_rows(page.object_list, selected)
     ctx = {

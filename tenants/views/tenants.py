@@ -130,7 +130,7 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
     return list_page(
         request,
         form,
-        with_current_key(qs),
+        with_current_key(qs).only(*listing.PAGE_FIELDS),
         ordering,
         "tenants/tenant_list.html",
         "tenants/_tenant_results.html",
