@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import admin_required, staff_required
 from core.models import AuditEntry
+from core.trigram import any_contains, sqlite_candidates
 from einvoice.errors import ApiError
 from einvoice.messages import explain
 from invoices.models import Direction, Document, State
@@ -50,19 +51,26 @@ from tenants.views.handover import HandoverForm
 from usage import fleet, panels
 
 LIVE_FIELDS = ("name", "country", "company_number", "company_tax_id", "peppol_id")
+SEARCH_TEXT = ("name", "description")
+SEARCH_NUMBERS = ("company_tax_id", "company_number", "peppol_id")
 
 
 # --- list -------------------------------------------------------------------------------------
 def _search(qs: QuerySet, q: str) -> QuerySet:
     # Numbers are stored without dots and spaces: 0403.170.701 finds 0403170701.
     compact = q.replace(".", "").replace(" ", "")
-    return qs.filter(
-        Q(name__icontains=q)
-        | Q(description__icontains=q)
+    found = (
+        any_contains("tenants_tenant", SEARCH_TEXT, q)
         | Q(company_tax_id__icontains=compact)
         | Q(company_number__icontains=compact)
         | Q(peppol_id__icontains=compact)
     )
+    # On SQLite the trigram table narrows the scan to the rows that may match.
+    narrowed = sqlite_candidates(
+        "tenants_tenant",
+        [(SEARCH_TEXT, q), (SEARCH_NUMBERS, compact)],
+    )
+    return qs.filter(found if narrowed is None else narrowed & found)
 
 
 def _filtered(qs: QuerySet, data: dict) -> QuerySet:

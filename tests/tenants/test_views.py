@@ -8,6 +8,7 @@ import re
 
 import httpx
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from accounts.models import User
@@ -224,7 +225,9 @@ def test_the_list_query_count_does_not_grow_with_rows(
     as_alice, django_assert_max_num_queries, params
 ):
     _seed(55)  # more than a page: a list on one page needs no count (core.paging)
-    with django_assert_max_num_queries(6) as few:
+    # On SQLite a search first asks the trigram table how narrow it is (core.trigram).
+    budget = 7 if "q" in params and connection.vendor == "sqlite" else 6
+    with django_assert_max_num_queries(budget) as few:
         as_alice.get(reverse("tenants:tenant_list"), params)
     _seed(120, start=55)
     with django_assert_max_num_queries(len(few.captured_queries)):
