@@ -49,6 +49,7 @@ def _list_again(request: HttpRequest, form: BulkActionForm) -> HttpResponse:
         "query": query,
         "target": "tenant-results",
         "bulk_form": form,
+        "bulk_refused": True,
     }
     return render(request, "tenants/tenant_list.html", ctx, status=400)
 

@@ -11,6 +11,7 @@ from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -144,7 +145,8 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         "tenants/_tenant_results.html",
         "tenant-results",
         counted=qs,
-        extra={"bulk_form": BulkActionForm(user=request.user)},
+        # The bulk bar is a cached fragment: its form is made only when it is rendered.
+        extra={"bulk_form": SimpleLazyObject(lambda: BulkActionForm(user=request.user))},
         rows=listing.page_rows,
     )
 
