@@ -21,6 +21,7 @@ def warm_up(**kwargs) -> None:
     """In the worker's main process, before the pool forks: what each pool process would
     otherwise load on its first task, loaded once and inherited by all of them. The first
     reverse() imports every view module of the URLconf (over half a second of CPU)."""
+    from django.conf import settings
     from django.urls import reverse
 
     from einvoice import http
@@ -28,6 +29,11 @@ def warm_up(**kwargs) -> None:
     reverse("home")
     reverse("tenants:jobs")  # an app's namespace is read on its first reverse
     http.warm_up()
+    if settings.RATE_LIMIT_REDIS_URL:
+        # The limiter's client; redis-py imports its asyncio half too (0.23 s of CPU), which
+        # each pool process paid on its first call otherwise. Imported only: no connection
+        # is made before the fork.
+        import redis  # noqa: F401
 
 
 signals.worker_init.connect(warm_up, weak=False)
