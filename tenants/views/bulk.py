@@ -45,6 +45,7 @@ def _list_again(request: HttpRequest, form: BulkActionForm) -> HttpResponse:
     listing.page_rows(page.object_list, selected)
     ctx = {
         "form": filters,
+        "filters_bound": filters.is_bound,
         "page": page,
         "query": query,
         "target": "tenant-results",

@@ -112,9 +112,9 @@ def _usage_filtered(qs: QuerySet, data: dict) -> QuerySet:
     return qs
 
 
-def tenant_queryset(form: TenantFilterForm) -> tuple[QuerySet, tuple[str, ...]]:
-    """The filtered tenants and the order to list them in."""
-    data = valid_filters(form)
+def tenant_queryset(form: TenantFilterForm | None) -> tuple[QuerySet, tuple[str, ...]]:
+    """The filtered tenants and the order to list them in (None: no filter)."""
+    data = {} if form is None else valid_filters(form)
     qs = Tenant.objects.all()
     q = (data.get("q") or "").strip()
     if q:
@@ -134,11 +134,13 @@ def with_current_key(qs: QuerySet) -> QuerySet:
 
 @staff_required
 def tenant_list(request: HttpRequest) -> HttpResponse:
-    form = TenantFilterForm(request.GET or None)
+    # Unfiltered, the filter form only fills its fragment, cached per language and filter
+    # (tenant_list.html): it is made for a fragment not cached yet, as the bulk bar's is.
+    form = TenantFilterForm(request.GET) if request.GET else None
     qs, ordering = tenant_queryset(form)
     return list_page(
         request,
-        form,
+        form or SimpleLazyObject(TenantFilterForm),
         with_current_key(qs).only(*listing.PAGE_FIELDS),
         ordering,
         "tenants/tenant_list.html",
@@ -146,7 +148,10 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
         "tenant-results",
         counted=qs,
         # The bulk bar is a cached fragment: its form is made only when it is rendered.
-        extra={"bulk_form": SimpleLazyObject(lambda: BulkActionForm(user=request.user))},
+        extra={
+            "filters_bound": form is not None,
+            "bulk_form": SimpleLazyObject(lambda: BulkActionForm(user=request.user)),
+        },
         rows=listing.page_rows,
     )
 
