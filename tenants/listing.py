@@ -10,9 +10,8 @@ core.spreadsheet (text that a spreadsheet would run as a formula is written as t
 from __future__ import annotations
 
 import csv
-import html
 import tempfile
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.humanize.templatetags.humanize import NaturalTimeFormatter, naturaltime
@@ -20,8 +19,6 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
@@ -100,26 +97,6 @@ def filtered(qs: QuerySet, data: dict) -> QuerySet:
 
 
 # --- the page ---------------------------------------------------------------------------------
-# A row of the list, filled in Python: in the template each of its cells was a variable
-# lookup, a filter or a translation, 50 rows a page, and rendering them cost more than the
-# page's queries. The same markup as a template would write, every value escaped (with
-# html.escape, as django.utils.html.escape does, without a SafeString per value).
-_ROW = (
-    "<tr>\n"
-    '      <td><input type="checkbox" name="tenant" value="{pk}" aria-label="{choose}"{checked}>'
-    "</td>\n"
-    '      <td><a href="{url}">{name}</a>{badges}</td>\n'
-    "      <td>{description}</td>\n"
-    "      <td>{tax_id}</td>\n"
-    "      <td>{number}</td>\n"
-    "      <td>{peppol_id}</td>\n"
-    "      <td>{peppol}</td>\n"
-    "      <td>{key}</td>\n"
-    "      <td>{sparkline}</td>\n"
-    "    </tr>"
-)
-
-
 # The columns a list page reads: what its rows show (page_rows) and the sort keys (the page
 # links' cursors, tenants.forms.SORTS). The tenant's and registration's other columns would
 # be read, converted (on SQLite every date is parsed in Python) and never shown.
@@ -171,77 +148,42 @@ class _Once:
         return self.done[num]
 
 
-def _texts() -> dict[str, SafeString]:
-    """The row's fixed words in the reader's language, looked up once per page."""
-    return {
-        "test": format_html(' <span class="badge warn">{}</span>', _("test mode")),
-        "deleted": format_html(' <span class="badge err">{}</span>', _("deleted")),
-        "registered": format_html('<span class="badge registered">{}</span>', _("registered")),
-        "unregistered": format_html('<span class="badge">{}</span>', _("not registered")),
-        "no_key": format_html('<span class="muted">{}</span>', _("none")),
-    }
-
-
-def _peppol_badge(reg: PeppolRegistration | None, texts: dict[str, SafeString]) -> SafeString:
-    if reg is not None and reg.registered:
-        return texts["registered"]
-    if reg is None or reg.state == "not_registered":
-        return texts["unregistered"]
-    if reg.state not in texts:  # one per state met on the page
-        texts[reg.state] = format_html(
-            '<span class="badge {}">{}</span>', reg.state, reg.get_state_display()
-        )
-    return texts[reg.state]
-
-
-def _esc(value: object) -> str:
-    return html.escape(str(value))
-
-
 def _short(text: str) -> str:
     # truncatechars:40 (which also normalises to NFC, a no-op on ASCII text).
     return text if len(text) <= 40 and text.isascii() else Truncator(text).chars(40)
 
 
-def page_rows(tenants: list[Tenant], selected: Collection[int] = ()) -> None:
-    """Add to each tenant of a list page its row's HTML (`row`), worked out once for the
-    page rather than by template tags in the row loop: the link to the tenant page (one URL
-    reversed, not 50), the tick box (ticked for the pks in `selected`), the Peppol
-    registration (a template asking a tenant without one for `peppol` pays for an
-    exception and a dir() of the tenant, twice a row), the key's age and the usage
-    sparkline (usage.sparklines: drawn at the collection, one query for the page)."""
+def page_rows(tenants: list[Tenant]) -> None:
+    """Add to each tenant of a list page what its row shows beyond its fields, as text worked
+    out once for the page, so that the template's row loop only reads values: the link to
+    the tenant page (one URL reversed, not 50), the tick box's label, the shortened company
+    name, the Peppol state and its label (a template asking a tenant without a registration
+    for `peppol` pays for an exception and a dir() of the tenant, twice a row), the key's
+    age in words (`_Ages`: each translation formatted once per page, not per date) and the
+    usage sparkline (usage.sparklines: drawn at the collection, one query for the page)."""
     marker = 987654321  # reversed once in place of a pk; pks are put where it was
     before, _marker, after = reverse("tenants:tenant_detail", args=[marker]).partition(str(marker))
     choose = _("Choose %(name)s")
-    texts = _texts()
     ages = _Ages()
+    labels: dict[str, str] = {}
     lines = sparklines.for_tenants([t.pk for t in tenants])
     for t in tenants:
-        t.registration = _registration(t)
-        badges = (texts["test"] if t.test_mode else "") + (texts["deleted"] if t.is_deleted else "")
-        if t.current_key_created_at:
-            fingerprint = getattr(t, "current_key_fingerprint", "")
-            age = ages(t.current_key_created_at)
-            key = f'<span title="{_esc(fingerprint)}">{_esc(age)}</span>'
+        t.detail_url = f"{before}{t.pk}{after}"
+        t.choose_label = choose % {"name": t.name}
+        t.short_description = _short(t.description)
+        reg = t.registration = _registration(t)
+        # "registered", another state with its label, or "" for none (the "not registered" badge)
+        if reg is not None and reg.registered:
+            t.peppol_state = "registered"
+        elif reg is None or reg.state == "not_registered":
+            t.peppol_state = ""
         else:
-            key = texts["no_key"]
-        t.row = mark_safe(
-            _ROW.format(
-                pk=t.pk,
-                choose=_esc(choose % {"name": t.name}),
-                checked=" checked" if t.pk in selected else "",
-                url=f"{before}{t.pk}{after}",
-                name=_esc(t.name),
-                badges=badges,
-                description=_esc(_short(t.description)),
-                tax_id=_esc(t.company_tax_id),
-                number=_esc(t.company_number),
-                peppol_id=_esc(t.peppol_id),
-                peppol=_peppol_badge(t.registration, texts),
-                key=key,
-                sparkline=lines[t.pk],
-            )
-        )
+            t.peppol_state = reg.state
+            if reg.state not in labels:
+                labels[reg.state] = reg.get_state_display()
+            t.peppol_label = labels[reg.state]
+        t.key_age = ages(t.current_key_created_at) if t.current_key_created_at else ""
+        t.sparkline = lines[t.pk]
 
 
 # --- export -----------------------------------------------------------------------------------
