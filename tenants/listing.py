@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.humanize.templatetags.humanize import NaturalTimeFormatter, naturaltime
@@ -153,7 +153,7 @@ def _short(text: str) -> str:
     return text if len(text) <= 40 and text.isascii() else Truncator(text).chars(40)
 
 
-def page_rows(tenants: list[Tenant]) -> None:
+def page_rows(tenants: list[Tenant], selected: Collection[int] = ()) -> None:
     """Add to each tenant of a list page what its row shows beyond its fields, as text worked
     out once for the page, so that the template's row loop only reads values: the link to
     the tenant page (one URL reversed, not 50), the tick box's label, the shortened company
@@ -166,22 +166,23 @@ def page_rows(tenants: list[Tenant]) -> None:
     choose = _("Choose %(name)s")
     ages = _Ages()
     labels: dict[str, str] = {}
+    words = {"registered": _("registered"), "not_registered": _("not registered")}
     lines = sparklines.for_tenants([t.pk for t in tenants])
     for t in tenants:
         t.detail_url = f"{before}{t.pk}{after}"
         t.choose_label = choose % {"name": t.name}
+        t.ticked = t.pk in selected
         t.short_description = _short(t.description)
         reg = t.registration = _registration(t)
-        # "registered", another state with its label, or "" for none (the "not registered" badge)
+        # The Peppol badge: registered, another state with its label, or not registered.
         if reg is not None and reg.registered:
-            t.peppol_state = "registered"
+            t.badge_classes, t.peppol_label = "badge registered", words["registered"]
         elif reg is None or reg.state == "not_registered":
-            t.peppol_state = ""
+            t.badge_classes, t.peppol_label = "badge", words["not_registered"]
         else:
-            t.peppol_state = reg.state
             if reg.state not in labels:
                 labels[reg.state] = reg.get_state_display()
-            t.peppol_label = labels[reg.state]
+            t.badge_classes, t.peppol_label = f"badge {reg.state}", labels[reg.state]
         t.key_age = ages(t.current_key_created_at) if t.current_key_created_at else ""
         t.sparkline = lines[t.pk]
 

@@ -41,8 +41,8 @@ def _list_again(request: HttpRequest, form: BulkActionForm) -> HttpResponse:
     filters = _filter_of(query)
     qs, ordering = tenant_queryset(filters)
     page = seek_page(with_current_key(qs).only(*listing.PAGE_FIELDS), None, ordering, counted=qs)
-    listing.page_rows(page.object_list)
     selected = {int(v) for v in request.POST.getlist("tenant") if v.isascii() and v.isdigit()}
+    listing.page_rows(page.object_list, selected)
     ctx = {
         "form": filters,
         "filters_bound": filters.is_bound,
@@ -51,7 +51,6 @@ def _list_again(request: HttpRequest, form: BulkActionForm) -> HttpResponse:
         "target": "tenant-results",
         "bulk_form": form,
         "bulk_refused": True,
-        "selected": selected,
     }
     return render(request, "tenants/tenant_list.html", ctx, status=400)
 
