@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{'variant':<20}{'queries':>8}{'ms':>9}")
         times = {}
         for label, page in variants:
-            queries, ms = _measure(client, page, args.runs)
+            ((queries, ms),) = _measure(client, [page], args.runs)
             times[label] = ms
             print(f"{label:<20}{queries:>8}{ms:>9.1f}")
         print(f"last page / first page: {times['last page'] / times['first page']:.2f}")

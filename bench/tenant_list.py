@@ -100,7 +100,7 @@ def _seed(n_tenants: int, keys_per_tenant: int = 3) -> None:
         )
 
 
-def _measure(client, url: str, runs: int) -> tuple[int, float]:
+def _queries(client, url: str) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -108,14 +108,26 @@ def _measure(client, url: str, runs: int) -> tuple[int, float]:
     assert response.status_code == 200, (url, response.status_code)
     with CaptureQueriesContext(connection) as ctx:
         client.get(url)
-    queries = len(ctx.captured_queries)  # read now: the log is reset by the next request
-    times = []
+    return len(ctx.captured_queries)  # read now: the log is reset by the next request
+
+
+def _timed(client, url: str) -> float:
+    started = time.perf_counter()
+    response = client.get(url)
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    return elapsed
+
+
+def _measure(client, urls: list[str], runs: int) -> list[tuple[int, float]]:
+    """(queries, median ms) of each URL, their requests alternating: the shared cores' speed
+    drifts from one second to the next, and a ratio of two pages is read under the same."""
+    queries = [_queries(client, url) for url in urls]
+    times: list[list[float]] = [[] for _ in urls]
     for _ in range(runs):
-        started = time.perf_counter()
-        response = client.get(url)
-        times.append(time.perf_counter() - started)
-        assert response.status_code == 200
-    return queries, statistics.median(times) * 1000
+        for url, series in zip(urls, times, strict=True):
+            series.append(_timed(client, url))
+    return [(q, statistics.median(t) * 1000) for q, t in zip(queries, times, strict=True)]
 
 
 def _variants(n_tenants: int) -> list[tuple[str, str, str | None]]:
@@ -178,6 +190,9 @@ def seeded_database(database_url: str | None, seed: Callable[[], None]):
                 # As autovacuum leaves a table: statistics, and the trigram indexes' pending
                 # lists merged (a fresh bulk load leaves them to be scanned on every search).
                 cursor.execute("VACUUM ANALYZE")
+                # And the load's dirty pages written out, as on a server that has settled:
+                # otherwise the first pages measured share the disk with the checkpoint.
+                cursor.execute("CHECKPOINT")
         yield engine, time.perf_counter() - started
 
 
@@ -214,13 +229,13 @@ def main(argv: list[str] | None = None) -> None:
         print("-" * len(header))
         times = {}
         for label, ours, theirs in _variants(args.tenants):
-            q1, t1 = _measure(client, ours, args.runs)
-            times[label] = t1
             if theirs:
-                q2, t2 = _measure(client, theirs, args.runs)
+                (q1, t1), (q2, t2) = _measure(client, [ours, theirs], args.runs)
                 print(f"{label:<24}{q1:>9}{t1:>11.1f}{q2:>9}{t2:>10.1f}{t1 / t2:>8.2f}")
             else:
+                ((q1, t1),) = _measure(client, [ours], args.runs)
                 print(f"{label:<24}{q1:>9}{t1:>11.1f}{'—':>9}{'—':>10}{'':>8}")
+            times[label] = t1
         print("ratio = portal time / admin changelist time (lower is faster).")
         print(f"last page / first page: {times['last page'] / times['first page']:.2f}")
         print(
