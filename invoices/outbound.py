@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from concurrent.futures import Future
 from datetime import timedelta
 
 from django.conf import settings
@@ -72,10 +71,10 @@ class NotSendable(Exception):
 POLL_MAX_SECONDS = 1800
 
 
-def render_pdf_ahead(tenant: Tenant, data: EditorInput) -> Future | None:
+def render_pdf_ahead(tenant: Tenant, data: EditorInput) -> None:
     """While a check of `data` waits for e-invoice.be: the PDF that a send of this content
     attaches, rendered meanwhile in the renderer process (`pdf.render_ahead`) instead of before
-    the create call; its future (None when nothing is attached or it is there already)."""
+    the create call (nothing when no PDF is attached or it is there already)."""
     totals = totals_for(data)
     document = Document(
         tenant=tenant,
@@ -83,7 +82,7 @@ def render_pdf_ahead(tenant: Tenant, data: EditorInput) -> Future | None:
         state=State.DRAFT,
         **_columns(data.document_type, data.header, totals),
     )
-    return pdf.render_ahead(document, _rows(document, data, totals))
+    pdf.render_ahead(document, _rows(document, data, totals))
 
 
 def validate_remote(tenant: Tenant, data: EditorInput) -> tuple[ValidationResult, dict]:

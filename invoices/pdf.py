@@ -465,25 +465,24 @@ def start_renderer() -> None:
         _renderer.start()
 
 
-def render_ahead(document: Document, rows: Rows) -> Future | None:
+def render_ahead(document: Document, rows: Rows) -> None:
     """Start rendering the attachment of `document` (unsaved: the editor's content, `rows` its
     lines and allowances/charges) in the renderer process; `attachment` of the same content
     takes it. The caller need not wait for it."""
     if not settings.INVOICES_ATTACH_PDF:
-        return None
+        return
     key = _content_key(document, rows)
     with _ahead_lock:
         if key in _ahead or key in _rendering:
-            return None  # checked again unchanged: the PDF is there or on its way
+            return  # checked again unchanged: the PDF is there or on its way
     with translation.override(settings.LANGUAGE_CODE):
         view = _detached(readable(document, rows, as_sent=True))
     future = _renderer.submit("invoices.pdf._render_in_child", view, settings.LANGUAGE_CODE)
     if future is None:
-        return None  # the send renders its own
+        return  # the send renders its own
     with _ahead_lock:
         _rendering[key] = future
     future.add_done_callback(lambda done: _keep(key, done))
-    return future
 
 
 def _keep(key: str, done: Future) -> None:

@@ -157,32 +157,28 @@ def page_rows(tenants: list[Tenant], selected: Collection[int] = ()) -> None:
     """Add to each tenant of a list page what its row shows beyond its fields, as text worked
     out once for the page, so that the template's row loop only reads values: the link to
     the tenant page (one URL reversed, not 50), the tick box's label, the shortened company
-    name, the Peppol state and its label (a template asking a tenant without a registration
-    for `peppol` pays for an exception and a dir() of the tenant, twice a row), the key's
+    name, the Peppol badge's classes and words (a template asking a tenant without a
+    registration for `peppol` pays for an exception and a dir() of the tenant), the key's
     age in words (`_Ages`: each translation formatted once per page, not per date) and the
     usage sparkline (usage.sparklines: drawn at the collection, one query for the page)."""
     marker = 987654321  # reversed once in place of a pk; pks are put where it was
     before, _marker, after = reverse("tenants:tenant_detail", args=[marker]).partition(str(marker))
     choose = _("Choose %(name)s")
     ages = _Ages()
-    labels: dict[str, str] = {}
-    words = {"registered": _("registered"), "not_registered": _("not registered")}
+    # The Peppol badge's words by state (_peppol_state, as the export writes it): the two of
+    # the list's own, else the registration's state label, each looked up once per page.
+    labels = {"registered": _("registered"), "not_registered": _("not registered")}
     lines = sparklines.for_tenants([t.pk for t in tenants])
     for t in tenants:
         t.detail_url = f"{before}{t.pk}{after}"
         t.choose_label = choose % {"name": t.name}
         t.ticked = t.pk in selected
         t.short_description = _short(t.description)
-        reg = t.registration = _registration(t)
-        # The Peppol badge: registered, another state with its label, or not registered.
-        if reg is not None and reg.registered:
-            t.badge_classes, t.peppol_label = "badge registered", words["registered"]
-        elif reg is None or reg.state == "not_registered":
-            t.badge_classes, t.peppol_label = "badge", words["not_registered"]
-        else:
-            if reg.state not in labels:
-                labels[reg.state] = reg.get_state_display()
-            t.badge_classes, t.peppol_label = f"badge {reg.state}", labels[reg.state]
+        state = _peppol_state(t)
+        if state not in labels:
+            labels[state] = _registration(t).get_state_display()
+        t.peppol_label = labels[state]
+        t.badge_classes = "badge" if state == "not_registered" else f"badge {state}"
         t.key_age = ages(t.current_key_created_at) if t.current_key_created_at else ""
         t.sparkline = lines[t.pk]
 
