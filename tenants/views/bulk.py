@@ -42,11 +42,11 @@ def _list_again(request: HttpRequest, form: BulkActionForm) -> HttpResponse:
     qs, ordering = tenant_queryset(filters)
     page = seek_page(with_current_key(qs).only(*listing.PAGE_FIELDS), None, ordering, counted=qs)
     selected = {int(v) for v in request.POST.getlist("tenant") if v.isascii() and v.isdigit()}
-    listing.page_rows(page.object_list, selected)
     ctx = {
         "form": filters,
         "filters_bound": filters.is_bound,
         "page": page,
+        "rows": listing.page_rows(page.object_list, selected),
         "query": query,
         "target": "tenant-results",
         "bulk_form": form,

@@ -68,15 +68,15 @@ def list_page(
     target: str,
     counted: QuerySet | None = None,
     extra: dict | None = None,
-    rows: Callable[[list], object] | None = None,
+    rows: Callable[[list], list] | None = None,
 ) -> HttpResponse:
     """A filtered list in `ordering`, a page at a time; an htmx request aimed at the results
     (`target`) gets only the `results` partial. `query` keeps the filters in the page links.
-    `rows` gets the page's rows before they are rendered (to add what they show)."""
+    `rows` makes of the page's objects what the template's rows show (context `rows`)."""
     page = seek_page(qs, request.GET.get("page"), ordering, counted=counted)
-    if rows is not None:
-        rows(page.object_list)
     ctx = {"form": form, "page": page, "query": page_query(request), "target": target}
+    if rows is not None:
+        ctx["rows"] = rows(page.object_list)
     ctx.update(extra or {})
     if request.htmx and request.htmx.target == target:
         return render(request, results, ctx)

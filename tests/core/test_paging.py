@@ -120,3 +120,39 @@ def test_it_stops_counting_at_the_cap_and_says_more_than(fleet, monkeypatch, cli
     assert "More than 10 tenants" in listed
     monkeypatch.setattr("core.paging.COUNT_CAP", 23)
     assert "23 tenants" in client.get(reverse("tenants:tenant_list")).content.decode()
+
+
+def _counted(qs, position=""):
+    """The page of 5 at `position` and how many COUNT queries it made."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        page = seek_page(qs, position, SORTS["name"], size=5)
+    return page, sum("COUNT(" in q["sql"] for q in ctx.captured_queries)
+
+
+def test_it_does_not_count_a_list_far_past_the_cap_on_every_page(fleet, monkeypatch):
+    monkeypatch.setattr("core.paging.COUNT_CAP", 5)
+    monkeypatch.setattr("core.paging.COUNT_MARGIN", 10)
+    page, counts = _counted(fleet)
+    assert (page.count, page.count_capped, counts) == (5, True, 1)
+    page, counts = _counted(fleet, page.next_cursor)
+    assert (page.count, page.count_capped, counts) == (5, True, 0)  # 23 > 5 + 10: remembered
+    # Another filter is counted on its own: 7 rows, past the cap but within the margin.
+    two_names = fleet.filter(name__in=["customer-1", "customer-2"])
+    for _ in range(2):
+        page, counts = _counted(two_names)
+        assert (page.count, page.count_capped, counts) == (5, True, 1)
+
+
+def test_it_counts_a_list_near_the_cap_on_every_page(fleet, monkeypatch):
+    monkeypatch.setattr("core.paging.COUNT_CAP", 20)
+    monkeypatch.setattr("core.paging.COUNT_MARGIN", 10)
+    page, counts = _counted(fleet)
+    assert (page.count, page.count_capped, counts) == (20, True, 1)  # 23: within the margin
+    Tenant.objects.filter(
+        pk__in=list(fleet.order_by("pk").values_list("pk", flat=True)[:5])
+    ).delete()
+    page, counts = _counted(fleet)
+    assert (page.count, page.count_capped, counts) == (18, False, 1)
