@@ -97,8 +97,8 @@ def filtered(qs: QuerySet, data: dict) -> QuerySet:
 
 
 # --- the page ---------------------------------------------------------------------------------
-# The columns a list page reads: what its rows show (page_rows) and the sort keys (the page
-# links' cursors, tenants.forms.SORTS). The tenant's and registration's other columns would
+# The columns a list page reads: what its rows show (page_rows), and its sort's keys for the
+# page links' cursors (page_fields). The tenant's and registration's other columns would
 # be read, converted (on SQLite every date is parsed in Python) and never shown.
 PAGE_FIELDS = (
     "name",
@@ -108,11 +108,16 @@ PAGE_FIELDS = (
     "peppol_id",
     "test_mode",
     "is_deleted",
-    "remote_created_at",
     "current_key_created_at",
     "peppol__registered",
     "peppol__state",
 )
+
+
+def page_fields(ordering: Sequence[str]) -> tuple[str, ...]:
+    """PAGE_FIELDS and the keys of `ordering` (tenants.forms.SORTS) that it lacks."""
+    keys = (o.lstrip("-") for o in ordering)
+    return PAGE_FIELDS + tuple(k for k in keys if k not in PAGE_FIELDS and k != "pk")
 
 
 class _Ages:
