@@ -4,7 +4,7 @@ Three cases, each run --runs times on the embedded defaults (SQLite, filesystem 
 
 - idle worker: `celery -A portal worker --concurrency 2`, SIGTERM to its main process;
 - idle bin/run: SIGTERM to bin/run's whole process group (as systemd or `kill -- -PGID` do),
-  timed until every process of the group is gone;
+  timed until every process it started is gone (Celery runs in sessions of its own);
 - bin/run with an onboarding running against its sandbox, every Admin API call slowed to
   --latency seconds so that a step is in progress when SIGTERM arrives. Printed with the
   job's state afterwards: handed back (waiting, no owner) or finished.
@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import httpx
@@ -52,15 +53,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _group_alive(pgid: int) -> bool:
+def _processes() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, process group) of every live process."""
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+        if fields[0] != "Z":
+            found[int(stat.parent.name)] = (int(fields[1]), int(fields[2]))
+    return found
+
+
+def _family(pgid: int) -> set[int]:
+    """The group's processes and all their descendants (bin/run runs Celery in sessions of
+    its own: they are bin/run's, though not in its group)."""
+    table = _processes()
+    family = {pid for pid, (_, group) in table.items() if group == pgid}
+    while True:
+        more = {pid for pid, (parent, _) in table.items() if parent in family} - family
+        if not more:
+            return family
+        family |= more
+
+
+def _group_alive(pgid: int, family: set[int] = frozenset()) -> bool:
+    table = _processes()
+    return any(group == pgid for _, group in table.values()) or bool(family & table.keys())
 
 
 def _wait(what, seconds: float, label: str) -> None:
@@ -72,12 +92,16 @@ def _wait(what, seconds: float, label: str) -> None:
 
 
 def _stop_group(pgid: int, limit: float) -> float:
-    """SIGTERM the group; seconds until its last process is gone (SIGKILL after `limit`)."""
+    """SIGTERM the group; seconds until its last process, and the last of their descendants,
+    is gone (SIGKILL after `limit`)."""
+    family = _family(pgid)
     started = time.monotonic()
     os.killpg(pgid, signal.SIGTERM)
-    while _group_alive(pgid):
+    while _group_alive(pgid, family):
         if time.monotonic() - started > limit:
-            os.killpg(pgid, signal.SIGKILL)
+            for pid in family:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             print(f"  still running after {limit:.0f} s: killed")
             return float("inf")
         time.sleep(0.02)

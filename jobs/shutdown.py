@@ -13,6 +13,13 @@ wrote remotely is cut off before recording it.
   then waited for its result for ever (billiard's pool.join). Here a pool process running a
   task sets the flag and lets the task end; an idle one exits at once as before.
 
+A SIGTERM to the whole group can still reach an idle pool process while it writes a result:
+it dies holding the pool's queue lock, and the main process waits for that lock for ever
+(seen under bin/run: the worker killed after its 30 s). So the worker's main process should
+be the only one signalled: `docker stop` does that, systemd with KillMode=mixed, bin/run by
+running the worker in a session of its own (with `stop_with_parent` for when its supervisor
+is killed outright).
+
 portal/celery.py connects these to Celery's signals.
 """
 
@@ -22,6 +29,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from contextlib import suppress
 from typing import Any
 
@@ -86,3 +94,20 @@ def on_task_prerun(**kwargs: Any) -> None:
 def on_task_postrun(**kwargs: Any) -> None:
     global _running
     _running = max(0, _running - 1)
+
+
+def stop_with_parent(**kwargs: Any) -> None:
+    """With STOP_WITH_PARENT set (bin/run): SIGTERM this process (a warm shutdown) once its
+    parent, the supervisor that would have signalled it, is gone. A process of a session
+    of its own does not die with its supervisor's process group."""
+    if not os.environ.get("STOP_WITH_PARENT"):
+        return
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        logger.warning("the supervisor %s is gone: stopping", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -15,6 +15,8 @@ signals.worker_shutting_down.connect(shutdown.on_worker_shutting_down, weak=Fals
 signals.worker_process_init.connect(shutdown.on_pool_process_init, weak=False)
 signals.task_prerun.connect(shutdown.on_task_prerun, weak=False)
 signals.task_postrun.connect(shutdown.on_task_postrun, weak=False)
+signals.worker_init.connect(shutdown.stop_with_parent, weak=False)
+signals.beat_init.connect(shutdown.stop_with_parent, weak=False)
 
 
 def warm_up(**kwargs) -> None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
+from contextlib import suppress
 from types import SimpleNamespace
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from einvoice import admin as admin_api
@@ -119,3 +124,39 @@ def test_it_passes_the_sigterm_on_to_the_pool_processes_running_a_task():
         shutdown.on_worker_shutting_down(sig="SIGTERM", how="Warm", exitcode=0)
     assert shutdown.stopping.is_set()
     kill.assert_called_once_with(4242, signal.SIGTERM)
+
+
+STOPS_WITH_PARENT = """
+import os, signal, sys, time
+from jobs import shutdown
+signal.signal(signal.SIGTERM, lambda *a: (open(sys.argv[1], "w").write("stopped"), os._exit(0)))
+shutdown.stop_with_parent()
+open(sys.argv[1] + ".ready", "w").close()
+time.sleep(30)
+"""
+
+
+@pytest.mark.parametrize("asked", [True, False])
+def test_it_stops_a_worker_whose_supervisor_was_killed_outright(tmp_path, asked):
+    """bin/run's worker runs in a session of its own: a SIGKILL to bin/run's group leaves it
+    running unless it watches its supervisor (STOP_WITH_PARENT)."""
+    mark = tmp_path / "mark"
+    env = {**os.environ, "STOP_WITH_PARENT": "1" if asked else ""}
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys; subprocess.Popen(sys.argv[1:]).wait()",
+         sys.executable, "-c", STOPS_WITH_PARENT, str(mark)],
+        env=env, cwd=settings.BASE_DIR, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "mark.ready").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    supervisor.kill()
+    supervisor.wait()
+    deadline = time.monotonic() + 5
+    while not mark.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert mark.exists() is asked
+    finally:
+        with suppress(ProcessLookupError):  # the worker left running when not asked
+            os.killpg(supervisor.pid, signal.SIGKILL)
