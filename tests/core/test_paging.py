@@ -156,3 +156,16 @@ def test_it_counts_a_list_near_the_cap_on_every_page(fleet, monkeypatch):
     ).delete()
     page, counts = _counted(fleet)
     assert (page.count, page.count_capped, counts) == (18, False, 1)
+
+
+def test_it_remembers_a_filter_by_age_for_the_minute_it_was_counted_in(fleet, monkeypatch):
+    monkeypatch.setattr("core.paging.COUNT_CAP", 5)
+    monkeypatch.setattr("core.paging.COUNT_MARGIN", 10)
+    minute = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+    def created_before(moment):
+        return _counted(fleet.filter(remote_created_at__lte=moment))[1]
+
+    assert created_before(minute.replace(second=10)) == 1
+    assert created_before(minute.replace(second=50)) == 0  # the same filter, a moment later
+    assert created_before(minute + timedelta(minutes=1)) == 1
