@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from core.paging import walk
@@ -122,13 +123,20 @@ def page_fields(ordering: Sequence[str]) -> tuple[str, ...]:
 
 class _Ages:
     """humanize's naturaltime for the dates of one page: the same words, with each
-    translation looked up once per page instead of two or three times per date."""
+    translation formatted once per language and process instead of two or three times per
+    date: the words of "3 months, 2 weeks ago" are the same on every page."""
+
+    # Per language: each unit's words by number, and each age's whole text (a few hundred).
+    _words: dict[str, tuple[dict[str, _Once], dict[str, str]]] = {}
 
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
         self.ago = NaturalTimeFormatter.time_strings["past-day"]
-        self.units = {k: _Once(v) for k, v in NaturalTimeFormatter.past_substrings.items()}
-        self.texts: dict[str, str] = {}
+        language = get_language()
+        if language not in self._words:
+            units = {k: _Once(v) for k, v in NaturalTimeFormatter.past_substrings.items()}
+            self._words[language] = (units, {})
+        self.units, self.texts = self._words[language]
 
     def __call__(self, value: datetime) -> str:
         if value >= self.now or (self.now - value).days == 0:
