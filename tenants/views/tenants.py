@@ -125,10 +125,14 @@ def tenant_queryset(form: TenantFilterForm | None) -> tuple[QuerySet, tuple[str,
 
 def with_current_key(qs: QuerySet) -> QuerySet:
     # The key's date is on the tenant row; its fingerprint is a join, not a subquery per
-    # row: at most one current key per tenant (a constraint).
-    return qs.select_related("peppol").annotate(
+    # row: at most one current key per tenant (a constraint). The Peppol registration's two
+    # facts the list and export show are columns of the same row (listing._peppol_state),
+    # not a registration object built per tenant.
+    return qs.annotate(
         current=FilteredRelation("api_keys", condition=Q(api_keys__is_current=True)),
         current_key_fingerprint=F("current__fingerprint"),
+        peppol_registered=F("peppol__registered"),
+        peppol_state=F("peppol__state"),
     )
 
 
