@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib.humanize.templatetags.humanize import NaturalTimeFormatter, naturaltime
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
@@ -119,6 +119,14 @@ def page_fields(ordering: Sequence[str]) -> tuple[str, ...]:
     return PAGE_FIELDS + tuple(k for k in keys if k not in PAGE_FIELDS and k != "pk")
 
 
+def for_page(qs: QuerySet, ordering: Sequence[str]) -> QuerySet:
+    """A list page's query of `qs` (with its current key, tenants.views.tenants): the
+    columns its rows show or sort by, and each tenant's stored sparkline as columns of the
+    same row (a join, not a query of its own: usage.sparklines.for_stored)."""
+    stored = {f"stored_{name}": F(f"usage__{name}") for name in sparklines.STORED}
+    return qs.annotate(**stored).only(*page_fields(ordering))
+
+
 class _Ages:
     """humanize's naturaltime for the dates of one page: the same words, with each
     translation formatted once per language and process instead of two or three times per
@@ -172,7 +180,7 @@ def page_rows(tenants: list[Tenant], selected: Collection[int] = ()) -> list[dic
     name, the Peppol badge's classes and words (a template asking a tenant without a
     registration for `peppol` pays for an exception and a dir() of the tenant), the key's
     age in words (`_Ages`: each translation formatted once per page, not per date) and the
-    usage sparkline (usage.sparklines: drawn at the collection, one query for the page)."""
+    usage sparkline (usage.sparklines: drawn at the collection, read with the page: for_page)."""
     marker = 987654321  # reversed once in place of a pk; pks are put where it was
     before, _marker, after = reverse("tenants:tenant_detail", args=[marker]).partition(str(marker))
     choose = _("Choose %(name)s")
@@ -180,7 +188,9 @@ def page_rows(tenants: list[Tenant], selected: Collection[int] = ()) -> list[dic
     # The Peppol badge's words by state (_peppol_state, as the export writes it): the two of
     # the list's own, else the registration's state label, each looked up once per page.
     labels = {"registered": _("registered"), "not_registered": _("not registered")}
-    lines = sparklines.for_tenants([t.pk for t in tenants])
+    lines = sparklines.for_stored(
+        {t.pk: tuple(getattr(t, f"stored_{name}") for name in sparklines.STORED) for t in tenants}
+    )
     rows = []
     for t in tenants:
         state = _peppol_state(t)

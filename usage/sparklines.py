@@ -4,10 +4,11 @@ collection stores the days rather than on every view of the list.
 The list used to read 30 day rows per tenant and draw each line on every view (1 500 rows
 and 50 drawings per page). The collection is the only writer of a tenant's day rows, so it
 also keeps the drawing on the tenant's collection row (`store`): the counts of the 30 days
-up to that day and the polyline's points. The list (`for_tenants`) shows the stored points
-on the day they were drawn; on a later day the window has moved on by so many days, whose
-rows the next collection will write, so the stored counts are shifted and drawn again, in
-Python. A tenant never collected has no day rows: a flat line. Only a drawing dated after
+up to that day and the polyline's points. The list (`for_stored`, the columns read in its
+own query; `for_tenants` reads them itself) shows the stored points on the day they were
+drawn; on a later day the window has moved on by so many days, whose rows the next
+collection will write, so the stored counts are shifted and drawn again, in Python. A
+tenant never collected has no day rows: a flat line. Only a drawing dated after
 today (a clock set back) is read from the day rows again.
 """
 
@@ -53,15 +54,30 @@ def store(tenant_ids: Iterable[int], day: date) -> None:
         )
 
 
+# The collection row's columns that hold a tenant's drawing (the list may read them in its
+# own query: for_stored).
+STORED = ("sparkline_day", "sparkline_counts", "sparkline_points")
+
+
 def for_tenants(tenant_ids: list[int]) -> dict[int, SafeString]:
     """Each tenant's sparkline for today: one query (two after a clock set back)."""
+    rows = UsageCollection.objects.filter(tenant_id__in=tenant_ids, sparkline_day__isnull=False)
+    stored = {pk: rest for pk, *rest in rows.values_list("tenant_id", *STORED)}
+    return for_stored({pk: stored.get(pk, (None, "", "")) for pk in tenant_ids})
+
+
+def for_stored(stored: dict[int, tuple]) -> dict[int, SafeString]:
+    """Each tenant's sparkline for today from its collection row's STORED columns (None
+    for its day: never collected, a flat line); a query only after a clock set back."""
     today = fleet.today()
     lines: dict[int, SafeString] = {}
     ahead: list[int] = []
-    rows = UsageCollection.objects.filter(tenant_id__in=tenant_ids, sparkline_day__isnull=False)
-    for pk, day, counts, points in rows.values_list(
-        "tenant_id", "sparkline_day", "sparkline_counts", "sparkline_points"
-    ):
+    flat = None
+    for pk, (day, counts, points) in stored.items():
+        if day is None:
+            flat = flat or drawn([0] * DAYS)
+            lines[pk] = flat
+            continue
         values = _counts(counts)
         if day == today:
             lines[pk] = charts.sparkline_svg(points, _label(sum(values)))
@@ -72,8 +88,4 @@ def for_tenants(tenant_ids: list[int]) -> dict[int, SafeString]:
             ahead.append(pk)
     for pk, values in fleet.sparklines(ahead, DAYS).items() if ahead else ():
         lines[pk] = drawn(values)
-    if len(lines) < len(tenant_ids):
-        flat = drawn([0] * DAYS)
-        for pk in tenant_ids:
-            lines.setdefault(pk, flat)
     return lines

@@ -40,9 +40,7 @@ def _list_again(request: HttpRequest, form: BulkActionForm) -> HttpResponse:
     query = request.POST.get("query", "")
     filters = _filter_of(query)
     qs, ordering = tenant_queryset(filters)
-    page = seek_page(
-        with_current_key(qs).only(*listing.page_fields(ordering)), None, ordering, counted=qs
-    )
+    page = seek_page(listing.for_page(with_current_key(qs), ordering), None, ordering, counted=qs)
     selected = {int(v) for v in request.POST.getlist("tenant") if v.isascii() and v.isdigit()}
     ctx = {
         "form": filters,

@@ -145,7 +145,7 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
     return list_page(
         request,
         form or SimpleLazyObject(TenantFilterForm),
-        with_current_key(qs).only(*listing.page_fields(ordering)),
+        listing.for_page(with_current_key(qs), ordering),
         ordering,
         "tenants/tenant_list.html",
         "tenants/_tenant_results.html",
