@@ -82,7 +82,12 @@ document.addEventListener("htmx:afterSettle", (event) => {
     number = Number(index) + 1;
     target = firstInput(rows[Number(index) - 1]) || document.getElementById(`add-${kind}`);
   }
-  if (target) target.focus();
+  // Unless the user has moved on to a field outside the rows during the request: the focus
+  // is theirs then (moved a moment later, it took the next keystrokes of the field being
+  // filled). Within the rows it is htmx's, restored to the control with the clicked one's id.
+  const active = document.activeElement;
+  const rowsArea = document.getElementById("editor-rows");
+  if (target && (!active || active === document.body || rowsArea.contains(active))) target.focus();
   announce(document.getElementById("editor-announcer"), `${kind}${verb === "add" ? "Added" : "Removed"}`, number);
 });
 

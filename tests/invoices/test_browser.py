@@ -124,3 +124,36 @@ def test_it_writes_validates_and_sends_an_invoice_then_a_credit_note(
     page.wait_for_selector("#state[data-state='SENT']", timeout=30_000)
     assert "Credit note CN-WEB-1" in page.inner_text("h1")
     screenshot("credit-note")
+
+
+def test_it_leaves_the_focus_where_the_user_moved_it_while_a_line_was_removed(
+    page, seller, buyer, carol, portal_url
+):
+    """After a line's removal the editor focuses the line before, unless the user has gone
+    on to another field meanwhile: moved a moment later, the focus took that field's next
+    keystrokes (a Delete went to a line's description and ate its first letter)."""
+    login(page, "carol")
+    page.wait_for_url("**/invoices/")
+    page.goto("/invoices/new/invoice/")
+    fill_line(page, 0, "Sourdough bread", "10", "4.50", "6")
+    add_line(page, 2)
+    fill_line(page, 1, "Delivery", "1", "20", "21")
+    page.wait_for_load_state("networkidle")
+    # Remove line 2 and, before its answer is back, go on to the payment terms.
+    page.evaluate(
+        """() => {
+            document.querySelector("button[value='remove_line-1']").click();
+            document.querySelector("input[name='payment_term']").focus();
+        }"""
+    )
+    page.wait_for_selector("input[name='lines-1-description']", state="detached")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(100)  # htmx settles 20 ms after the swap
+    expect(page.locator("input[name='payment_term']")).to_be_focused()
+    page.keyboard.type("Net 30 days")
+    assert page.input_value("input[name='payment_term']") == "Net 30 days"
+    assert page.input_value("input[name='lines-0-description']") == "Sourdough bread"
+    # A removal with the focus on its button still moves it to the line before.
+    add_line(page, 2)
+    page.click("button[value='remove_line-1']")
+    expect(page.locator("input[name='lines-0-description']")).to_be_focused()
