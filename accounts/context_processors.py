@@ -4,6 +4,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Role
+
 # The main navigation by role: (URL name, label, whether the pages under it are its own).
 STAFF_LINKS = (
     ("tenants:dashboard", _("Dashboard"), False),
@@ -20,6 +22,7 @@ CUSTOMER_LINKS = (
     ("invoices:upload", _("Upload"), False),
     ("invoices:inbox", _("Inbox"), False),
 )
+LINKS = {Role.ADMIN: STAFF_LINKS, Role.OPERATOR: STAFF_LINKS, Role.CUSTOMER: CUSTOMER_LINKS}
 
 
 def _links(request: HttpRequest, links: tuple) -> list[dict[str, str]]:
@@ -42,6 +45,5 @@ def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_role": None}
-    links = {"admin": STAFF_LINKS, "operator": STAFF_LINKS, "customer": CUSTOMER_LINKS}
     # Called by the template only where it draws the navigation (not for a page's fragment).
-    return {"nav_role": user.role, "nav_links": partial(_links, request, links.get(user.role, ()))}
+    return {"nav_role": user.role, "nav_links": partial(_links, request, LINKS.get(user.role, ()))}

@@ -146,9 +146,10 @@ def empty_cache():
 def default_language():
     """Each test starts in the default language: code run outside a request (a form, a
     validator) reads the thread's active language, which a previous test may have left."""
+    from django.conf import settings
     from django.utils import translation
 
-    translation.activate("en")
+    translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.deactivate()
 
