@@ -12,21 +12,25 @@ Every call the portal makes with a tenant's key goes through `TenantApi`. It:
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import e_invoice_api
 import httpx
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 from e_invoice_api import EInvoice
 from e_invoice_api.types import DocumentResponse, UblDocumentValidation
 
 from core import crypto
 from einvoice import http
-from einvoice.errors import KeyUnavailable, NotFound, Rejected, Unavailable
+from einvoice.errors import ApiError, KeyUnavailable, NotFound, Rejected, Unavailable
 from einvoice.messages import key_message, translate
 from tenants.models import ApiKey, Tenant
 
@@ -112,6 +116,37 @@ class _KeyRefused(Exception):
     """A first 401: the caller re-reads the current key and tries once more."""
 
 
+_threads: tuple[int, ThreadPoolExecutor] | None = None
+_threads_lock = threading.Lock()
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    """The threads of this process that carry calls begun with `TenantApi.start` (a forked
+    worker makes its own: threads do not survive a fork)."""
+    global _threads
+    with _threads_lock:
+        if _threads is None or _threads[0] != os.getpid():
+            _threads = (os.getpid(), ThreadPoolExecutor(8, thread_name_prefix="tenant-api"))
+        return _threads[1]
+
+
+class Pending(Generic[T]):
+    """A call under way in another thread (`TenantApi.start`); `result()` waits for it and
+    answers or raises as the call itself would have."""
+
+    def __init__(self, future: Future[T] | None, again: Callable[[], T]) -> None:
+        self._future = future
+        self._again = again
+
+    def result(self) -> T:
+        if self._future is None:  # not started: the call runs now, here
+            return self._again()
+        try:
+            return self._future.result()
+        except _KeyRefused:  # a 401: the key is read again here, in the caller's thread
+            return self._again()
+
+
 def current_key(tenant: Tenant, *, fresh: bool = False) -> ApiKey | None:
     """The tenant's usable key, read once per tenant object (one request, one job step).
 
@@ -134,9 +169,14 @@ def remember_current_key(tenant: Tenant, key: ApiKey) -> None:
 class TenantApi:
     """Calls with one tenant's current key. Cheap to create; create one per request or job."""
 
-    def __init__(self, tenant: Tenant, *, http_client: httpx.Client | None = None) -> None:
+    def __init__(
+        self, tenant: Tenant, *, http_client: httpx.Client | None = None, _on_401: str = "retry"
+    ) -> None:
         self.tenant = tenant
         self._http = http_client
+        # "retry": re-read the current key and try once more; "raise": leave that to the
+        # thread that started the call (`start`); "final": the key was just read again.
+        self._on_401 = _on_401
 
     def _current_key(self, *, fresh: bool = False) -> ApiKey:
         key = current_key(self.tenant, fresh=fresh)
@@ -169,12 +209,36 @@ class TenantApi:
         """Run one SDK call; on 401 re-read the current key and retry once."""
         key = self._current_key()
         try:
-            return self._run(operation, key, retry_on_401=True)
+            return self._run(operation, key, retry_on_401=self._on_401 != "final")
         except _KeyRefused:
+            if self._on_401 == "raise":
+                raise
             log.info(
                 "tenant %s: 401 with key %s, re-reading the current key", self.tenant.pk, key.pk
             )
         return self._run(operation, self._current_key(fresh=True), retry_on_401=False)
+
+    def start(self, method: Callable[[TenantApi], T]) -> Pending[T]:
+        """Begin `method(api)` (one of this class's calls) in another thread, so the caller
+        does its own work while e-invoice.be answers: the editor's Check draws its page
+        meanwhile. The key is read and the client built here, so that thread touches no
+        database; it speaks the caller's language; a 401 re-reads the key in `result()`."""
+        try:
+            self._sdk(self._current_key())
+        except ApiError:  # no usable key: result() makes the call here, and it fails as it would
+            return Pending(None, lambda: method(self))
+        in_thread = TenantApi(self.tenant, http_client=self._http, _on_401="raise")
+        language = translation.get_language()
+
+        def run() -> T:
+            with translation.override(language):
+                return method(in_thread)
+
+        def again() -> T:
+            self._current_key(fresh=True)
+            return method(TenantApi(self.tenant, http_client=self._http, _on_401="final"))
+
+        return Pending(_thread_pool().submit(run), again)
 
     def _run(self, operation: Callable[[EInvoice], T], key: ApiKey, *, retry_on_401: bool) -> T:
         error: Exception

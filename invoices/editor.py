@@ -7,6 +7,7 @@ a saved document to go to (`Saved`); the view only renders or redirects.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -394,10 +395,16 @@ def participant_search(tenant: Tenant, raw_query: str) -> dict[str, Any]:
 # --- One POST of the editor ----------------------------------------------------------------------
 @dataclass
 class Page:
-    """Show the editor again (or, for htmx, only its rows)."""
+    """Show the editor again (or, for htmx, only its rows).
+
+    `settle`: the page was put together before e-invoice.be answered, as a clean answer shows
+    it, to be drawn while the answer is on its way; `settle()` waits for the answer and gives
+    the context to draw instead, or None when the page drawn stands.
+    """
 
     context: dict[str, Any]
     template: str = PAGE
+    settle: Callable[[], dict[str, Any] | None] | None = None
 
 
 @dataclass
@@ -491,14 +498,7 @@ def _check_or_send(editor: Editor, user, action: str) -> Page | Saved:
     """Check the valid forms at the API, or keep the draft and send it."""
     data = editor.cleaned()
     if action == "validate":
-        outbound.render_pdf_ahead(editor.tenant, data)  # in another process, not waited for
-        try:
-            result, index = outbound.validate_remote(editor.tenant, data)
-        except ApiError as exc:
-            return Page(editor.context(show_errors=True, api_error=error_text(exc, editor.tenant)))
-        editor.place(result.issues, index)
-        valid = result.is_valid and not editor.placement.has_errors
-        return Page(editor.context(show_errors=True, validated=valid))
+        return _check(editor, data)
     try:
         document = outbound.save_draft(
             editor.tenant,
@@ -517,6 +517,32 @@ def _check_or_send(editor: Editor, user, action: str) -> Page | Saved:
     except outbound.NotSendable as exc:
         return Saved(editor.document, messages.WARNING, str(exc), htmx=False)
     return _send_saved(editor, document, user, data)
+
+
+def _check(editor: Editor, data: EditorInput) -> Page:
+    """The Check: e-invoice.be validates while the page of a clean answer is drawn."""
+
+    def failed(exc: ApiError) -> dict[str, Any]:
+        return editor.context(show_errors=True, api_error=error_text(exc, editor.tenant))
+
+    try:
+        pending, index = outbound.start_validate(editor.tenant, data)
+    except ApiError as exc:
+        return Page(failed(exc))
+    outbound.render_pdf_ahead(editor.tenant, data)  # in another process, not waited for
+
+    def settle() -> dict[str, Any] | None:
+        try:
+            result = pending.result()
+        except ApiError as exc:
+            return failed(exc)
+        if result.is_valid and not result.issues:
+            return None
+        editor.place(result.issues, index)
+        valid = result.is_valid and not editor.placement.has_errors
+        return editor.context(show_errors=True, validated=valid)
+
+    return Page(editor.context(show_errors=True, validated=True), settle=settle)
 
 
 def _send_saved(editor: Editor, document: Document, user, data: EditorInput) -> Page | Saved:

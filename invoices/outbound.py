@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,7 +25,7 @@ from einvoice.errors import (
     Rejected,
     Unavailable,
 )
-from einvoice.tenant import PeppolCheck, TenantApi, ValidationResult
+from einvoice.tenant import Pending, PeppolCheck, TenantApi, ValidationResult
 from invoices import pdf, states, timeline
 from invoices.models import (
     PARTY_FIELDS,
@@ -86,8 +86,15 @@ def render_pdf_ahead(tenant: Tenant, data: EditorInput) -> None:
 
 
 def validate_remote(tenant: Tenant, data: EditorInput) -> tuple[ValidationResult, dict]:
+    pending, index = start_validate(tenant, data)
+    return pending.result(), index
+
+
+def start_validate(tenant: Tenant, data: EditorInput) -> tuple[Pending[ValidationResult], dict]:
+    """e-invoice.be's validation of `data`, under way while the caller goes on (its answer:
+    `pending.result()`), and where each adjustment went in the payload (`place` needs it)."""
     payload, index = build_payload(data, totals_for(data))
-    return TenantApi(tenant).validate_json(payload), index
+    return TenantApi(tenant).start(lambda api: api.validate_json(payload)), index
 
 
 def check_peppol(tenant: Tenant, peppol_id: str, document_type: str) -> PeppolCheck:
@@ -368,6 +375,8 @@ def ensure_remote(document: Document, user=None) -> Document:
     it holds this content, else delete it and create. Raises `NotSendable` when the remote
     draft was sent meanwhile.
     """
+    # Its rows read once: the payload and the PDF attached to the create both show them.
+    prefetch_related_objects([document], "lines", "allowances_charges")
     payload = payload_of(document)
     current = digest(payload)
     if document.remote_id and document.remote_digest in (current, ""):

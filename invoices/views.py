@@ -396,12 +396,19 @@ def _editor(
         document=document,
     )
     if isinstance(outcome, editor.Page):
-        return render(request, outcome.template, outcome.context)
+        return _editor_page(request, outcome)
     messages.add_message(request, outcome.level, outcome.text)
     url = reverse("invoices:detail", kwargs={"pk": outcome.document.pk})
     if request.htmx and outcome.htmx:
         return HttpResponse(status=204, headers={"HX-Redirect": url})
     return redirect(url)
+
+
+def _editor_page(request: HttpRequest, page: editor.Page) -> HttpResponse:
+    response = render(request, page.template, page.context)
+    if page.settle is not None and (context := page.settle()) is not None:
+        response = render(request, page.template, context)  # the answer changed the page
+    return response
 
 
 @customer_required

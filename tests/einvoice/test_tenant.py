@@ -5,13 +5,14 @@ The SDK runs for real; only its HTTP transport is replaced (httpx.MockTransport)
 
 import json
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from unittest import mock
 
 import httpx
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from einvoice.errors import (
     ApiError,
@@ -340,3 +341,57 @@ def test_it_never_puts_a_key_in_any_error(acme, api_for, status):
         assert NEW not in text and OLD not in text
     # Not even chained: the SDK's exception holds the request, and so the Authorization header.
     assert error.__cause__ is None and error.__context__ is None
+
+
+# --- Calls begun in another thread (TenantApi.start) -----------------------------------------
+def test_a_call_begun_in_another_thread_answers_as_the_call_would(acme, api_for):
+    held_key(acme, NEW)
+    seen = []
+
+    def answer(request):
+        seen.append(threading.current_thread())
+        return httpx.Response(200, json=DOC)
+
+    api, rec = api_for(answer)
+    pending = api.start(lambda a: a.retrieve_document("doc_1"))
+    assert pending.result().invoice_id == "INV-1"
+    assert rec.bearers() == [NEW] and seen[0] is not threading.current_thread()
+
+
+def test_a_call_begun_in_another_thread_reads_the_key_again_here_after_a_401(acme, api_for):
+    old = held_key(acme, OLD)
+
+    def answer(request):
+        if request.headers["authorization"] == f"Bearer {OLD}":
+            return httpx.Response(401, json={"detail": "Invalid authentication credentials"})
+        return httpx.Response(200, json=DOC)
+
+    api, rec = api_for(answer)
+    pending = api.start(lambda a: a.retrieve_document("doc_1"))
+    # The rotation switches keys meanwhile; only this thread's connection sees it in a test.
+    ApiKey.objects.filter(pk=old.pk).update(is_current=False, revoked_at=timezone.now())
+    held_key(acme, NEW, remote_id="key-new")
+    assert pending.result().id == "doc_1"
+    assert rec.bearers() == [OLD, NEW]
+
+
+def test_a_call_begun_in_another_thread_fails_in_the_callers_language(acme, api_for):
+    held_key(acme, NEW)
+    api, _rec = api_for(lambda r: httpx.Response(503, json={"detail": "down"}))
+    with translation.override("nl"):
+        with pytest.raises(Unavailable) as here:
+            api.retrieve_document("doc_1")
+        pending = api.start(lambda a: a.retrieve_document("doc_1"))
+        with pytest.raises(Unavailable) as there:
+            pending.result()
+    with pytest.raises(Unavailable) as english:
+        api.retrieve_document("doc_1")
+    assert str(there.value) == str(here.value) != str(english.value)
+
+
+def test_a_call_without_a_usable_key_is_not_begun_and_fails_as_it_would(acme, api_for):
+    api, rec = api_for(lambda r: httpx.Response(200, json=DOC))
+    pending = api.start(lambda a: a.retrieve_document("doc_1"))
+    with pytest.raises(KeyUnavailable):
+        pending.result()
+    assert rec.requests == []

@@ -2,12 +2,14 @@
 issues placed next to their inputs, duplicate numbers refused before any call."""
 
 import re
+import threading
 from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
 
 from einvoice.tenant import ValidationResult
+from invoices import views
 from invoices.mailbox import setup_due
 from invoices.models import Document
 from tenants.models import ApiKey
@@ -209,6 +211,42 @@ def test_it_lets_another_tenant_use_the_same_number(client, bob, globex, acme, m
         ),
     )
     assert 'id="validated"' in response.content.decode()
+
+
+def test_the_check_draws_its_page_while_e_invoice_be_validates(carol_client, acme, monkeypatch):
+    held_key(acme)
+    drawn = threading.Event()
+    draw = views.render
+
+    def render_then_note(*args, **kwargs):
+        response = draw(*args, **kwargs)
+        drawn.set()
+        return response
+
+    def validate_after_the_page_is_drawn(self, payload):
+        # The answer comes only once the page is there: a Check that waited for it first
+        # would never draw one.
+        assert drawn.wait(10), "the page was not drawn while the answer was on its way"
+        return ValidationResult(is_valid=True, issues=[])
+
+    monkeypatch.setattr(views, "render", render_then_note)
+    monkeypatch.setattr("einvoice.tenant.TenantApi.validate_json", validate_after_the_page_is_drawn)
+    page = carol_client.post(NEW, editor_post([line()])).content.decode()
+    assert 'id="validated"' in page and 'value="Sourdough bread"' in page
+
+
+def test_the_check_draws_the_page_again_when_the_answer_has_warnings(
+    carol_client, acme, monkeypatch
+):
+    held_key(acme)
+    warning = {"message": "Delivery date looks odd.", "location": None, "type": "warning"}
+    monkeypatch.setattr(
+        "einvoice.tenant.TenantApi.validate_json",
+        lambda self, payload: ValidationResult(is_valid=True, issues=[warning]),
+    )
+    shown = blocks(carol_client.post(NEW, editor_post([line()])))
+    assert "Delivery date looks odd." in shown["general-issues"]
+    assert "validated" in shown
 
 
 def test_it_says_what_to_do_when_the_key_was_revoked(carol_client, acme):
