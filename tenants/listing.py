@@ -119,11 +119,15 @@ def page_fields(ordering: Sequence[str]) -> tuple[str, ...]:
     return PAGE_FIELDS + tuple(k for k in keys if k not in PAGE_FIELDS and k != "pk")
 
 
+# Each stored sparkline column (usage.sparklines.STORED) as the name of a list row's column.
+STORED_COLUMNS = {name: f"stored_{name}" for name in sparklines.STORED}
+
+
 def for_page(qs: QuerySet, ordering: Sequence[str]) -> QuerySet:
     """A list page's query of `qs` (with its current key, tenants.views.tenants): the
     columns its rows show or sort by, and each tenant's stored sparkline as columns of the
     same row (a join, not a query of its own: usage.sparklines.for_stored)."""
-    stored = {f"stored_{name}": F(f"usage__{name}") for name in sparklines.STORED}
+    stored = {column: F(f"usage__{name}") for name, column in STORED_COLUMNS.items()}
     return qs.annotate(**stored).only(*page_fields(ordering))
 
 
@@ -189,7 +193,7 @@ def page_rows(tenants: list[Tenant], selected: Collection[int] = ()) -> list[dic
     # the list's own, else the registration's state label, each looked up once per page.
     labels = {"registered": _("registered"), "not_registered": _("not registered")}
     lines = sparklines.for_stored(
-        {t.pk: tuple(getattr(t, f"stored_{name}") for name in sparklines.STORED) for t in tenants}
+        {t.pk: tuple(getattr(t, column) for column in STORED_COLUMNS.values()) for t in tenants}
     )
     rows = []
     for t in tenants:
@@ -240,7 +244,7 @@ COLUMNS = [
 
 def _peppol_state(tenant: Tenant) -> str:
     """The Peppol badge's state of a tenant read with its registration's facts as columns
-    (tenants.views.tenants.with_current_key): no registration, registered, or its state."""
+    (tenants.views.tenants.with_list_columns): no registration, registered, or its state."""
     if tenant.peppol_state is None:
         return "not_registered"
     return "registered" if tenant.peppol_registered else tenant.peppol_state

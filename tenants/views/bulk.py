@@ -20,7 +20,7 @@ from tenants.forms import BulkActionForm, TenantFilterForm
 from tenants.models import BulkAction
 from tenants.models.bulk import ADMIN_KINDS
 from tenants.views.common import confirm_page, polled_page
-from tenants.views.tenants import tenant_queryset, with_current_key
+from tenants.views.tenants import tenant_queryset, with_list_columns
 
 
 def _filter_of(query: str) -> TenantFilterForm:
@@ -40,7 +40,7 @@ def _list_again(request: HttpRequest, form: BulkActionForm) -> HttpResponse:
     query = request.POST.get("query", "")
     filters = _filter_of(query)
     qs, ordering = tenant_queryset(filters)
-    page = seek_page(listing.for_page(with_current_key(qs), ordering), None, ordering, counted=qs)
+    page = seek_page(listing.for_page(with_list_columns(qs), ordering), None, ordering, counted=qs)
     selected = {int(v) for v in request.POST.getlist("tenant") if v.isascii() and v.isdigit()}
     ctx = {
         "form": filters,

@@ -123,7 +123,9 @@ def tenant_queryset(form: TenantFilterForm | None) -> tuple[QuerySet, tuple[str,
     return qs, SORTS.get(data.get("sort") or "name", SORTS["name"])
 
 
-def with_current_key(qs: QuerySet) -> QuerySet:
+def with_list_columns(qs: QuerySet) -> QuerySet:
+    """`qs` with the facts of other tables that the list, its bulk bar and the export show:
+    the current key's fingerprint and the Peppol registration's state."""
     # The key's date is on the tenant row; its fingerprint is a join, not a subquery per
     # row: at most one current key per tenant (a constraint). The Peppol registration's two
     # facts the list and export show are columns of the same row (listing._peppol_state),
@@ -145,7 +147,7 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
     return list_page(
         request,
         form or SimpleLazyObject(TenantFilterForm),
-        listing.for_page(with_current_key(qs), ordering),
+        listing.for_page(with_list_columns(qs), ordering),
         ordering,
         "tenants/tenant_list.html",
         "tenants/_tenant_results.html",
@@ -165,7 +167,7 @@ def tenant_export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The list's current filter (the same query string) as CSV or XLSX, every page."""
     form = TenantFilterForm(request.GET or None)
     qs, ordering = tenant_queryset(form)
-    table = listing.rows(with_current_key(qs), ordering)
+    table = listing.rows(with_list_columns(qs), ordering)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     if fmt == "xlsx":
         return FileResponse(

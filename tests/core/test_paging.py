@@ -12,7 +12,7 @@ from django.utils import timezone
 from core.paging import seek_page
 from tenants.forms import SORTS
 from tenants.models import ApiKey, Tenant
-from tenants.views.tenants import with_current_key
+from tenants.views.tenants import with_list_columns
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def fleet(db):
                 is_current=True,
                 created_at=now - timedelta(days=(i * 5) % 11),
             )
-    return with_current_key(Tenant.objects.all())
+    return with_list_columns(Tenant.objects.all())
 
 
 def _walk(qs, ordering, size, backwards=False):
