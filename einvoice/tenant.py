@@ -4,6 +4,8 @@ Every call the portal makes with a tenant's key goes through `TenantApi`. It:
 - reads the tenant's current key once per tenant object and builds one SDK client with it
   (decrypted there only), shared by every call of that request or job step;
 - on 401, re-reads the current key (a rotation may just have switched it) and retries once;
+- can begin a call in another thread (`start`) while the caller goes on, answering as the
+  call would;
 - turns SDK errors into einvoice.errors with a readable message (einvoice.messages), marked
   `retryable` (timeouts, connection errors, 5xx, 429) or permanent (everything else);
 - never puts a key value in an exception message or a log line.
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import e_invoice_api
 import httpx
@@ -170,7 +172,11 @@ class TenantApi:
     """Calls with one tenant's current key. Cheap to create; create one per request or job."""
 
     def __init__(
-        self, tenant: Tenant, *, http_client: httpx.Client | None = None, _on_401: str = "retry"
+        self,
+        tenant: Tenant,
+        *,
+        http_client: httpx.Client | None = None,
+        _on_401: Literal["retry", "raise", "final"] = "retry",
     ) -> None:
         self.tenant = tenant
         self._http = http_client

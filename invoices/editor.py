@@ -525,10 +525,7 @@ def _check(editor: Editor, data: EditorInput) -> Page:
     def failed(exc: ApiError) -> dict[str, Any]:
         return editor.context(show_errors=True, api_error=error_text(exc, editor.tenant))
 
-    try:
-        pending, index = outbound.start_validate(editor.tenant, data)
-    except ApiError as exc:
-        return Page(failed(exc))
+    pending, index = outbound.start_validate(editor.tenant, data)
     outbound.render_pdf_ahead(editor.tenant, data)  # in another process, not waited for
 
     def settle() -> dict[str, Any] | None:
