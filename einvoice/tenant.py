@@ -219,10 +219,11 @@ class TenantApi:
         except _KeyRefused:
             if self._on_401 == "raise":
                 raise
-            log.info(
-                "tenant %s: 401 with key %s, re-reading the current key", self.tenant.pk, key.pk
-            )
+            self._refused(key)
         return self._run(operation, self._current_key(fresh=True), retry_on_401=False)
+
+    def _refused(self, key: ApiKey) -> None:
+        log.info("tenant %s: 401 with key %s, re-reading the current key", self.tenant.pk, key.pk)
 
     def start(self, method: Callable[[TenantApi], T]) -> Pending[T]:
         """Begin `method(api)` (one of this class's calls) in another thread, so the caller
@@ -241,6 +242,7 @@ class TenantApi:
                 return method(in_thread)
 
         def again() -> T:
+            self._refused(self._current_key())
             self._current_key(fresh=True)
             return method(TenantApi(self.tenant, http_client=self._http, _on_401="final"))
 
