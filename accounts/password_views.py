@@ -19,7 +19,7 @@ from accounts import invitations, tasks
 from core import audit
 from core.models import Outcome
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "accounts.backends.UserBackend"
 
 
 class _LinkView(auth_views.PasswordResetConfirmView):
