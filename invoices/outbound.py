@@ -209,6 +209,7 @@ def save_draft(
         **_columns(document_type, header, totals),
         "draft_input": typed,
         "is_complete": data is not None,
+        "last_error": "",  # about the content before this change (its timeline keeps it)
     }
     if claim_send:
         values["sending_since"] = timezone.now()
@@ -235,8 +236,8 @@ def save_draft(
                 code = timeline.DRAFT_EDITED
             if data is not None:
                 _store_rows(document, data, totals)
-            if not claim_send or code == timeline.DRAFT_EDITED:
-                states.note(document, code=code, source=Source.PORTAL, actor=user)
+            # Noted before a send too: a send that is refused or fails keeps the draft.
+            states.note(document, code=code, source=Source.PORTAL, actor=user)
     except IntegrityError:
         raise DuplicateNumber(header["invoice_id"]) from None
     return document
@@ -397,8 +398,10 @@ def ensure_remote(document: Document, user=None) -> Document:
     _set_remote(document, create_attempted_at=timezone.now(), remote_digest=current)
     try:
         remote = api.create_document(pdf.with_attachment(document, payload))
-    except (RateLimited, Rejected, KeyUnavailable):
+    except (RateLimited, Rejected, KeyUnavailable) as exc:
         _set_remote(document, create_attempted_at=None, remote_digest="")  # nothing made there
+        if isinstance(exc, Rejected):  # its timeline and page say why it was not sent
+            _record_error(document, exc, user)
         raise
     except Unavailable as exc:
         remote = _adopt_after_lost_answer(api, document)

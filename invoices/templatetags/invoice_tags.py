@@ -20,6 +20,14 @@ def get(mapping, key):
     return None
 
 
+@register.filter
+def sentence(text) -> str:
+    """{{ text|sentence }}: words from elsewhere (e-invoice.be's), ended with a full stop when
+    they have none, so that the page's next sentence does not run on from them."""
+    text = str(text or "").rstrip()
+    return text if not text or text[-1] in ".!?…" else f"{text}."
+
+
 def _decimal(value) -> Decimal | None:
     try:
         number = Decimal(str(value))

@@ -488,7 +488,7 @@ def test_a_long_transit_is_shown_honestly_with_the_networks_next_attempt(
     assert "In transit since" in page and "(3 hours)" in page
     assert "retries delivery for up to 24 hours" in page
     assert "Next attempt (2 of 8):" in page
-    assert "Last attempt: Receiver 0208:1286602456 is not registered" in page
+    assert "Last attempt: Receiver 0208:1286602456 is not registered on the Peppol network." in page
     listing = text_of(carol_client.get(reverse("invoices:documents")))
     assert "In transit for 3 hours" in listing
 
@@ -551,3 +551,32 @@ def test_a_refused_create_shows_the_apis_words_and_each_issue_at_its_input(
     assert "already have a document with number INV-406" in page
     edit = reverse("invoices:edit", args=[draft.pk])
     assert f'action="{edit}"' in carol_client.get(edit).content.decode()
+
+    # Its page says why it was not sent, and its timeline begins when it was kept.
+    detail = reverse("invoices:detail", args=[draft.pk])
+    page = text_of(carol_client.get(detail))
+    assert "Document is not valid according to Peppol BIS" in page.split("Timeline")[0]
+    timeline = page.split("Timeline")[1]
+    assert timeline.index("Draft saved.") < timeline.index("Document is not valid")
+
+    # Corrected, kept, then sent: the refusal is history, not the page's warning any more.
+    fixed = {**body, "payment_term": "Net 30 days", "payment_reference": ""}
+    assert carol_client.post(edit, {**fixed, "action": "save"}).status_code == 302
+    assert "Document is not valid" not in text_of(carol_client.get(detail)).split("Timeline")[0]
+    assert carol_client.post(edit, fixed).status_code == 302
+    draft.refresh_from_db()
+    assert draft.state == State.TRANSIT and not draft.last_error
+    page = text_of(carol_client.get(detail))
+    assert "Document is not valid" not in page.split("Timeline")[0]
+    timeline = page.split("Timeline")[1]
+    shown = [
+        timeline.index(text)
+        for text in (
+            "Draft saved.",
+            "Document is not valid",
+            "Draft edited.",
+            "Created at e-invoice.be as a draft.",
+            "Sent via Peppol.",
+        )
+    ]
+    assert shown == sorted(shown)

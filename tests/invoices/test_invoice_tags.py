@@ -5,7 +5,15 @@ from decimal import Decimal as D
 import pytest
 from django.utils import translation
 
-from invoices.templatetags.invoice_tags import amount, iban, price, quantity, rate, unit_name
+from invoices.templatetags.invoice_tags import (
+    amount,
+    iban,
+    price,
+    quantity,
+    rate,
+    sentence,
+    unit_name,
+)
 
 
 @pytest.mark.parametrize(
@@ -33,3 +41,20 @@ def test_it_shows_unit_prices_with_cents_and_units_and_ibans_in_words():
     assert amount("not a number") == "" and price(None) == ""
     assert unit_name("HUR") == "hour (HUR)" and unit_name("XYZ") == "XYZ"
     assert iban("BE68539007547034") == "BE68 5390 0754 7034"
+
+
+@pytest.mark.parametrize(
+    ("words", "shown"),
+    [
+        (
+            "Receiver 0208:1 is not registered on the Peppol network",
+            "Receiver 0208:1 is not registered on the Peppol network.",
+        ),
+        ("Delivery refused.", "Delivery refused."),
+        ("Is the receiver's SMP up? ", "Is the receiver's SMP up?"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_it_ends_the_apis_words_with_a_full_stop_before_the_next_sentence(words, shown):
+    assert sentence(words) == shown
