@@ -19,6 +19,19 @@ signals.worker_init.connect(shutdown.stop_with_parent, weak=False)
 signals.beat_init.connect(shutdown.stop_with_parent, weak=False)
 
 
+def reuse_database_connections(**kwargs) -> None:
+    """Before and after each task, what Django does around each request: a connection older
+    than CONN_MAX_AGE, left in a transaction or broken by an error is closed, any other is
+    kept (and checked before its next use: CONN_HEALTH_CHECKS). See CELERY_DB_REUSE_MAX."""
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
+signals.task_prerun.connect(reuse_database_connections, weak=False)
+signals.task_postrun.connect(reuse_database_connections, weak=False)
+
+
 def warm_up(**kwargs) -> None:
     """In the worker's main process, before the pool forks: what each pool process would
     otherwise load on its first task, loaded once and inherited by all of them. The first

@@ -340,6 +340,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes every database connection after each task unless this is set
+# (then only every 2 × this many tasks): a new PostgreSQL connection, and a new server process
+# with cold caches, for every job step. portal.celery keeps Django's own policy instead
+# (CONN_MAX_AGE, health checks) around each task, as Django does around each request.
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Run exactly one beat. Every entry expires so a backlog never piles up.
