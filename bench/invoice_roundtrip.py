@@ -2,9 +2,12 @@
 """Benchmark: the portal's validate → create → send against the same three SDK calls made directly.
 
     .venv/bin/python bench/invoice_roundtrip.py [--iterations 40] [--latency-ms 0,50]
+        [--database-url postgres://postgres@127.0.0.1:5432/test]
 
 It starts its own sandbox (sandbox.testing.SandboxProcess) and runs the portal in-process on a
-throwaway SQLite database in a temporary folder, with DEBUG off. For each run:
+throwaway database (a SQLite file in a temporary folder, or with --database-url a fresh
+PostgreSQL database created next to the one named and dropped afterwards), with DEBUG off.
+For each run:
 
 - portal: POST the editor with action=validate (form, totals, SDK validate call, issue
   placement, page render), then POST it with action=send (form, duplicate check, local mirror
@@ -37,13 +40,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def configure_django(tmp: Path, api_url: str) -> None:
+def configure_django(tmp: Path, api_url: str, database_url: str) -> None:
     from cryptography.fernet import Fernet
 
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+            "DATABASE_URL": database_url,
             "DEBUG": "false",
             "SECRET_KEY": "bench-only-" + "x" * 50,
             "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
@@ -225,15 +228,21 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=40)
     parser.add_argument("--latency-ms", default="0,50", help="comma-separated, e.g. 0,50")
     parser.add_argument("--target", type=float, default=1.1)
+    parser.add_argument("--database-url", help="a PostgreSQL URL (default: a SQLite file)")
     args = parser.parse_args()
     latencies = [int(x) for x in args.latency_ms.split(",") if x.strip()]
 
+    from tenant_list import throwaway_database
+
     from sandbox.testing import SandboxProcess
 
-    with tempfile.TemporaryDirectory(prefix="bench-invoices-") as tmp_name:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-invoices-") as tmp_name,
+        throwaway_database(args.database_url) as (database_url, engine),
+    ):
         tmp = Path(tmp_name)
         with SandboxProcess(env={"SANDBOX_SEND_DELAY": "0.05"}) as sandbox:
-            configure_django(tmp, sandbox.url)
+            configure_django(tmp, sandbox.url, database_url)
             from django.test import Client
 
             from accounts.models import Role, User
@@ -265,7 +274,10 @@ def main() -> int:
             client = Client()
             client.force_login(user)
 
-            print(f"invoice round trip: validate → create → send, {args.iterations} runs each")
+            print(
+                f"invoice round trip: validate → create → send, {args.iterations} runs each,"
+                f" {engine}"
+            )
             print(
                 f"{'API latency':>11} | {'portal':>8} {'p90':>7} | {'services':>8}"
                 f" | {'direct SDK':>10} {'p90':>7} | {'ratio':>5} | {'services ratio':>14}"

@@ -153,16 +153,16 @@ def _variants(n_tenants: int) -> list[tuple[str, str, str | None]]:
 
 
 @contextmanager
-def _database(url: str | None):
+def throwaway_database(url: str | None):
     """A throwaway database: SQLite in a temporary folder, or a new PostgreSQL database."""
     if not url:
-        with tempfile.TemporaryDirectory(prefix="bench-tenant-list-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
             yield f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", "SQLite"
         return
     import psycopg
 
     base, _, _ = url.rpartition("/")
-    name = f"bench_tenant_list_{os.getpid()}"
+    name = f"bench_{os.getpid()}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -179,7 +179,7 @@ def _database(url: str | None):
 def seeded_database(database_url: str | None, seed: Callable[[], None]):
     """A throwaway database (see _database), migrated, seeded by `seed` and analysed:
     yields the engine's name and the seconds seeding took."""
-    with _database(database_url) as (url, engine):
+    with throwaway_database(database_url) as (url, engine):
         _setup(url)
         started = time.perf_counter()
         seed()

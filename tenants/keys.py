@@ -180,13 +180,20 @@ def _store(tenant: Tenant, remote: dict, actor: audit.Actor, make_current: bool)
 
 
 def store_created_key(
-    tenant: Tenant, remote: dict, attempt: audit.Attempt, *, make_current: bool
+    tenant: Tenant,
+    remote: dict,
+    attempt: audit.Attempt,
+    *,
+    make_current: bool,
+    then: Callable[[ApiKey], None] | None = None,
 ) -> ApiKey:
     """Store a key the API just created (its one answer, `remote`) encrypted, and record
     the `key.create` attempt's outcome.
 
     Runs inside the caller's transaction when there is one (a job records its progress in
-    the same commit). If storing fails the key is revoked: no key nobody holds stays valid.
+    the same commit: `then(key)`, run before the outcome is recorded, whose append holds the
+    audit chain's lock until the commit). If storing fails the key is revoked: no key nobody
+    holds stays valid.
     """
     remote = {**remote, "name": remote.get("name") or attempt.target}
     attempt.target = remote["name"]
@@ -201,6 +208,8 @@ def store_created_key(
             logger.error("revoking orphan key %s failed", remote.get("id"))
         attempt.fail(f"could not store the new key ({type(e).__name__}); revoked it")
         raise
+    if then is not None:
+        then(key)
     changes = {"fingerprint": [None, key.fingerprint], "is_current": [None, make_current]}
     attempt.succeed(target=key.name, changes={**changes, **({"mark": mark} if mark else {})})
     return key
@@ -397,4 +406,4 @@ def create_job_key(
     ) as attempt:
         remote = admin_api.create_api_key(tenant.remote_id, job.key_name, description)
         with transaction.atomic():
-            advance(store_created_key(tenant, remote, attempt, make_current=make_current))
+            store_created_key(tenant, remote, attempt, make_current=make_current, then=advance)

@@ -3,7 +3,9 @@
 Each change is audited with its outcome; a failed call is also kept on the registration
 (`last_error`, shown on the tenant page until the next success). The registration's state
 (not registered · checking · held elsewhere (watching) · registering · registered · failed ·
-unregistered) moves with each of them, every transition in the audit log (`peppol.state`).
+unregistered) moves with each of them. Each state it settles in is in the audit log
+(`peppol.state`); the passing ones (checking, registering) are shown while they last, and the
+attempt's own entry (`peppol.register`) says how they ended.
 Registering starts with the preflight (tenants.checks): an ID another access point holds
 raises HeldElsewhere instead of a 409, with who holds it.
 """
@@ -37,6 +39,13 @@ NOT_IN_TEST_MODE = texts.define(
 NO_PEPPOL_ID = texts.define("peppol.no_peppol_id", gettext_lazy("The tenant has no Peppol ID yet."))
 
 
+# Shown while the preflight or the register call is under way, and not logged: they last a
+# moment, and the entry of the state that follows (and of the attempt) tells the story. One
+# registration appends two audit entries instead of four: each append takes the chain's lock,
+# which every worker waits for (issue 16).
+PASSING_STATES = frozenset({PeppolState.CHECKING, PeppolState.REGISTERING})
+
+
 def set_state(
     tenant: Tenant,
     state: str,
@@ -50,7 +59,8 @@ def set_state(
     held elsewhere, who holds it. The change, its audit entry and its event commit together
     (one commit instead of three: a registration moves through three states). `reg`: the
     row as the caller read it moments ago (read here otherwise)."""
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction: nothing here is retried on its own.
+    with transaction.atomic(savepoint=False):
         if reg is None:
             reg, _created = PeppolRegistration.objects.get_or_create(tenant=tenant)
         before = reg.state
@@ -70,14 +80,16 @@ def set_state(
         for name, value in fields.items():
             setattr(reg, name, value)
         if before != state:
-            audit.record(
-                "peppol.state",
-                actor=actor,
-                tenant=tenant,
-                target=reg.peppol_id or tenant.peppol_id,
-                changes={"state": [before, state]},
-            )
             _notify(tenant, reg, state)
+            # Last before the commit: the append holds the chain's lock until then.
+            if state not in PASSING_STATES:
+                audit.record(
+                    "peppol.state",
+                    actor=actor,
+                    tenant=tenant,
+                    target=reg.peppol_id or tenant.peppol_id,
+                    changes={"state": [before, state]},
+                )
     return reg
 
 
@@ -224,13 +236,16 @@ def register_peppol(
         except ApiError as e:
             set_state(tenant, PeppolState.FAILED, actor, reason=str(e))
             raise
-        reg, attempt.changes = _mirror_status(tenant, status, actor)
-        if reg.registered and not tenant.peppol_id:
-            # e-invoice.be records the registered ID on the tenant too.
-            Tenant.objects.filter(pk=tenant.pk).update(peppol_id=reg.peppol_id)
-            tenant.peppol_id = reg.peppol_id
-        if company_name:
-            attempt.changes["company_name"] = [None, company_name]
+        # The answer mirrored, the state it implies and the attempt's outcome: one commit.
+        with transaction.atomic():
+            reg, changes = _mirror_status(tenant, status, actor)
+            if reg.registered and not tenant.peppol_id:
+                # e-invoice.be records the registered ID on the tenant too.
+                Tenant.objects.filter(pk=tenant.pk).update(peppol_id=reg.peppol_id)
+                tenant.peppol_id = reg.peppol_id
+            if company_name:
+                changes["company_name"] = [None, company_name]
+            attempt.succeed(changes=changes)
     return reg
 
 

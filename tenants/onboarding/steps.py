@@ -150,16 +150,17 @@ def create_tenant(job: OnboardingJob) -> None:
         remote, adopted = _create_or_adopt(job, attempt)
         with transaction.atomic():
             tenant = mirror.mirror_tenant(remote)
-            # In the transaction that records the step: a crash cannot audit it twice.
-            attempt.succeed(
-                action="tenant.adopt" if adopted else "tenant.create", tenant=tenant, target=""
-            )
             _advance(
                 job,
                 OnboardingStep.CREATE_KEY,
                 remote_tenant_id=remote["id"],
                 tenant=tenant,
                 adopted=adopted,
+            )
+            # In the transaction that records the step (a crash cannot audit it twice), and
+            # last: the append holds the audit chain's lock until the commit.
+            attempt.succeed(
+                action="tenant.adopt" if adopted else "tenant.create", tenant=tenant, target=""
             )
 
 

@@ -103,8 +103,9 @@ def test_it_registers_the_moment_the_id_is_released_and_tells_staff(
             "sequence"
         )
     ]
-    assert states[0] == PeppolState.CHECKING and states[-1] == PeppolState.REGISTERED
-    assert PeppolState.HELD_ELSEWHERE in states
+    # The states it settled in; the passing ones (checking, registering) are not logged.
+    assert states[0] == PeppolState.HELD_ELSEWHERE and states[-1] == PeppolState.REGISTERED
+    assert not {PeppolState.CHECKING, PeppolState.REGISTERING} & set(states)
 
 
 def test_it_gives_up_after_the_policy_limit(on_sandbox, otto, watch_settings):
