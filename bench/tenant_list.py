@@ -177,7 +177,7 @@ def throwaway_database(url: str | None):
 
 @contextmanager
 def seeded_database(database_url: str | None, seed: Callable[[], None]):
-    """A throwaway database (see _database), migrated, seeded by `seed` and analysed:
+    """A throwaway database (see throwaway_database), migrated, seeded by `seed` and analysed:
     yields the engine's name and the seconds seeding took."""
     with throwaway_database(database_url) as (url, engine):
         _setup(url)

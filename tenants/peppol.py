@@ -55,10 +55,10 @@ def set_state(
     *,
     reg: PeppolRegistration | None = None,
 ) -> PeppolRegistration:
-    """Move the registration to `state` (audited when it changes), with why and, for an ID
-    held elsewhere, who holds it. The change, its audit entry and its event commit together
-    (one commit instead of three: a registration moves through three states). `reg`: the
-    row as the caller read it moments ago (read here otherwise)."""
+    """Move the registration to `state` (audited when it changes to a settled state), with
+    why and, for an ID held elsewhere, who holds it. The change, its audit entry and its
+    event commit together. `reg`: the row as the caller read it moments ago (read here
+    otherwise)."""
     # No savepoint inside a caller's transaction: nothing here is retried on its own.
     with transaction.atomic(savepoint=False):
         if reg is None:
