@@ -81,7 +81,7 @@ def _register_skip(tenant: Tenant, reg, facts: dict) -> str:
         return _("no Peppol ID")
     if reg is not None and reg.state == PeppolState.HELD_ELSEWHERE:
         return _("held by another access point (watching)")
-    if reg is not None and reg.state in (PeppolState.CHECKING, PeppolState.REGISTERING):
+    if reg is not None and reg.state in peppol.PASSING_STATES:
         return _("a registration is under way")
     return ""
 

@@ -39,10 +39,10 @@ NOT_IN_TEST_MODE = texts.define(
 NO_PEPPOL_ID = texts.define("peppol.no_peppol_id", gettext_lazy("The tenant has no Peppol ID yet."))
 
 
-# Shown while the preflight or the register call is under way, and not logged: they last a
-# moment, and the entry of the state that follows (and of the attempt) tells the story. One
-# registration appends two audit entries instead of four: each append takes the chain's lock,
-# which every worker waits for (issue 16).
+# A registration under way (its preflight, then its register call): shown while they last,
+# and not logged, since the entry of the state that follows (and of the attempt) tells the
+# story. One registration appends two audit entries instead of four: each append takes the
+# chain's lock, which every worker waits for (issue 16).
 PASSING_STATES = frozenset({PeppolState.CHECKING, PeppolState.REGISTERING})
 
 
